@@ -1,0 +1,85 @@
+"""The Starlette application and the one lifespan that owns every async resource."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from broadcaster import Broadcast
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from .config import Settings
+from .migrate import apply_migrations
+from .schema import build_schema
+from .schema.view import GraphQLView
+from .store.db import Database, open_database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+BackgroundService = Callable[[], Awaitable[None]]
+
+
+def _background_services(
+    settings: Settings, db: Database, broadcast: Broadcast
+) -> list[BackgroundService]:
+    """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
+    services: list[BackgroundService] = []
+    return services
+
+
+@asynccontextmanager
+async def _open_broadcast(url: str) -> AsyncIterator[Broadcast]:
+    async with Broadcast(url) as broadcast:
+        yield broadcast
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+    """Build the ASGI app. ``migrate`` applies pending migrations at start-up (under a lock)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        dsn = settings.database_url.get()
+        if migrate:
+            applied = await apply_migrations(dsn)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+        async with (
+            open_database(dsn, pool_size=settings.db_pool_size) as db,
+            _open_broadcast(settings.redis_url or "memory://") as broadcast,
+            anyio.create_task_group() as tasks,
+        ):
+            for service in _background_services(settings, db, broadcast):
+                tasks.start_soon(service)
+            log.info(
+                "koprogo-graph ready (ingest=%s)", settings.ingest and settings.mqtt is not None
+            )
+            yield {"db": db, "settings": settings, "broadcast": broadcast}
+            tasks.cancel_scope.cancel()
+
+    async def healthz(request: Request) -> Response:
+        if await request.state.db.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    graphql = GraphQLView(build_schema(), graphql_ide="graphiql")
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,194 @@
+"""Settings, read once from the environment and validated at start-up.
+
+A missing or invalid variable raises :class:`ConfigError` whose message is one line naming it;
+the command line prints that line and exits. Secrets are wrapped in :class:`Secret` so they never
+show up in logs, reprs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "MqttSettings", "Secret", "Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_WEAK_SECRETS = {"secret", "changeme", "change-me", "dev", "development", "test"}
+DEV_JWT_SECRET = "koprogo-development-secret-do-not-use-in-production"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and how the ingestor connects to the broker (parsed from ``MQTT_URL``)."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: Secret | None = None
+    client_id: str = ""
+    share_group: str = "koprogo-ingest"
+
+    @classmethod
+    def from_url(cls, url: str, *, client_id: str, share_group: str) -> MqttSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError(
+                f"MQTT_URL has value {url!r}: expected mqtt://host:port or mqtts://host:port"
+            )
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise ConfigError(f"MQTT_URL has an invalid port in {url!r}") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=tls,
+            username=parts.username,
+            password=Secret(parts.password) if parts.password else None,
+            client_id=client_id,
+            share_group=share_group,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    database_url: Secret
+    jwt_secret: Secret
+    redis_url: str | None = None
+    mqtt: MqttSettings | None = None
+    ingest: bool = True
+    environment: str = "production"
+    smtp_url: Secret | None = None
+    mail_from: str = "koprogo-alerts@localhost"
+    offline_check_seconds: float = 30.0
+    db_pool_size: int = 10
+    max_page_size: int = 500
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build and validate settings; raise ConfigError naming the first bad variable."""
+        environment = env.get("KOPROGO_ENV", "production").strip().lower()
+        if environment not in ("production", "development", "test"):
+            raise ConfigError(
+                f"KOPROGO_ENV has value {environment!r}: expected production, development or test"
+            )
+        database_url = _required(env, "DATABASE_URL")
+        if urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        mqtt_url = env.get("MQTT_URL", "").strip()
+        ingest = _bool(env, "KOPROGO_INGEST", True)
+        if ingest and not mqtt_url:
+            raise ConfigError(
+                "MQTT_URL is not set (required unless KOPROGO_INGEST=false for an API-only replica)"
+            )
+        client_id = env.get("KOPROGO_MQTT_CLIENT_ID") or f"koprogo-graph-{socket.gethostname()}"
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "memory"):
+            raise ConfigError(f"REDIS_URL has value {redis_url!r}: expected redis:// or rediss://")
+        smtp_url = env.get("SMTP_URL", "").strip()
+        if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
+            raise ConfigError("SMTP_URL must be an smtp:// or smtps:// URL")
+        return cls(
+            database_url=Secret(database_url),
+            jwt_secret=Secret(_jwt_secret(env, environment)),
+            redis_url=redis_url,
+            mqtt=MqttSettings.from_url(
+                mqtt_url,
+                client_id=client_id,
+                share_group=env.get("KOPROGO_MQTT_GROUP", "koprogo-ingest"),
+            )
+            if mqtt_url
+            else None,
+            ingest=ingest,
+            environment=environment,
+            smtp_url=Secret(smtp_url) if smtp_url else None,
+            mail_from=env.get("KOPROGO_MAIL_FROM", "koprogo-alerts@localhost"),
+            offline_check_seconds=_number(env, "KOPROGO_OFFLINE_CHECK_SECONDS", 30.0, 0.1, 3600),
+            db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
+            max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} has value {raw!r}: not a valid boolean (true/false)")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} has value {raw!r}: not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} has value {raw!r}: must be between {low:g} and {high:g}")
+    return value
+
+
+def _jwt_secret(env: Mapping[str, str], environment: str) -> str:
+    secret = env.get("KOPROGO_JWT_SECRET", "")
+    if not secret:
+        if environment == "development":
+            return DEV_JWT_SECRET
+        raise ConfigError("KOPROGO_JWT_SECRET is not set")
+    if environment == "production" and (
+        len(secret) < 16 or secret.lower() in _WEAK_SECRETS or secret == DEV_JWT_SECRET
+    ):
+        raise ConfigError(
+            "KOPROGO_JWT_SECRET is too weak for production (at least 16 characters, not a default)"
+        )
+    return secret

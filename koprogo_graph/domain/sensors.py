@@ -1,0 +1,138 @@
+"""Sensor vocabulary, defaults per type, and validation of sensor fields (SPEC §5)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from enum import StrEnum
+
+__all__ = [
+    "MAX_SAMPLING_INTERVAL",
+    "MIN_SAMPLING_INTERVAL",
+    "ReadingKind",
+    "SensorFieldError",
+    "SensorStatus",
+    "SensorType",
+    "check_calibration_factor",
+    "check_device_id",
+    "check_sampling_interval",
+    "check_text",
+    "check_thresholds",
+    "default_reading_kind",
+    "default_unit_of_measure",
+    "mqtt_topic",
+]
+
+MIN_SAMPLING_INTERVAL = 10
+MAX_SAMPLING_INTERVAL = 86_400
+
+
+class SensorType(StrEnum):
+    COLD_WATER = "COLD_WATER"
+    HOT_WATER = "HOT_WATER"
+    GAS = "GAS"
+    ELECTRICITY = "ELECTRICITY"
+    COGENERATION = "COGENERATION"
+    HEATING = "HEATING"
+    TEMPERATURE = "TEMPERATURE"
+    HUMIDITY = "HUMIDITY"
+
+    @property
+    def is_water(self) -> bool:
+        return self in (SensorType.COLD_WATER, SensorType.HOT_WATER)
+
+
+class ReadingKind(StrEnum):
+    CUMULATIVE = "CUMULATIVE"  # a meter index that only grows (until reset or replacement)
+    INSTANTANEOUS = "INSTANTANEOUS"  # a gauge or a flow
+
+
+class SensorStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    MAINTENANCE = "MAINTENANCE"
+    FAULTY = "FAULTY"
+
+
+_INSTANTANEOUS_TYPES = frozenset({SensorType.TEMPERATURE, SensorType.HUMIDITY, SensorType.HEATING})
+
+_UNITS = {
+    SensorType.COLD_WATER: "m3",
+    SensorType.HOT_WATER: "m3",
+    SensorType.GAS: "m3",
+    SensorType.ELECTRICITY: "kWh",
+    SensorType.COGENERATION: "kWh",
+    SensorType.HEATING: "kW",
+    SensorType.TEMPERATURE: "°C",
+    SensorType.HUMIDITY: "%",
+}
+
+
+def default_reading_kind(sensor_type: SensorType) -> ReadingKind:
+    """Meters count up; temperature, humidity and heating power are gauges."""
+    if sensor_type in _INSTANTANEOUS_TYPES:
+        return ReadingKind.INSTANTANEOUS
+    return ReadingKind.CUMULATIVE
+
+
+def default_unit_of_measure(sensor_type: SensorType) -> str:
+    return _UNITS[sensor_type]
+
+
+def mqtt_topic(organization_id: uuid.UUID, building_id: uuid.UUID, device_id: str) -> str:
+    """The topic a device publishes its readings on (SPEC §6)."""
+    return f"koprogo/{organization_id}/{building_id}/{device_id}/readings"
+
+
+class SensorFieldError(ValueError):
+    """A sensor field is invalid; ``field`` is its GraphQL (camelCase) name."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_device_id(device_id: str) -> str:
+    """A manufacturer serial or MAC: non-blank, one MQTT topic level, bounded."""
+    value = device_id.strip()
+    if not value:
+        raise SensorFieldError("deviceId", "must not be blank")
+    if len(value) > 128:
+        raise SensorFieldError("deviceId", "must be at most 128 characters")
+    if any(c in value for c in "/+#$") or any(ord(c) < 32 for c in value):
+        raise SensorFieldError(
+            "deviceId", "must not contain '/', '+', '#', '$' or control characters"
+        )
+    return value
+
+
+def check_sampling_interval(seconds: int) -> int:
+    if not MIN_SAMPLING_INTERVAL <= seconds <= MAX_SAMPLING_INTERVAL:
+        raise SensorFieldError(
+            "samplingInterval",
+            f"must be between {MIN_SAMPLING_INTERVAL} and {MAX_SAMPLING_INTERVAL} seconds",
+        )
+    return seconds
+
+
+def check_calibration_factor(factor: float) -> float:
+    if not math.isfinite(factor) or factor <= 0:
+        raise SensorFieldError("calibrationFactor", "must be a finite number greater than 0")
+    return factor
+
+
+def check_text(field: str, value: str, *, max_length: int = 200) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise SensorFieldError(field, "must not be blank")
+    if len(stripped) > max_length:
+        raise SensorFieldError(field, f"must be at most {max_length} characters")
+    return stripped
+
+
+def check_thresholds(low: float | None, high: float | None) -> None:
+    for name, value in (("alertThresholdMin", low), ("alertThresholdMax", high)):
+        if value is not None and not math.isfinite(value):
+            raise SensorFieldError(name, "must be a finite number")
+    if low is not None and high is not None and low > high:
+        raise SensorFieldError("alertThresholdMin", "must not be greater than alertThresholdMax")

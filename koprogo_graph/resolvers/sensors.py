@@ -1,0 +1,283 @@
+"""Queries and mutations over sensors, and ``me``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from ..domain import sensors as domain
+from ..domain.sensors import SensorStatus, SensorType
+from ..errors import BadUserInput, NotFound
+from ..schema.context import Context
+from ..schema.enums import Role
+from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from ..schema.sensors import (
+    AlertRulesInput,
+    CreateSensorInput,
+    Sensor,
+    SensorConnection,
+    SensorEdge,
+    UpdateSensorInput,
+)
+from ..store import sensors as store
+from ._args import field_errors, parse_id, parse_optional_id
+
+__all__ = ["SensorMutation", "SensorQuery", "ViewerQuery"]
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(name="Viewer")
+class ViewerType:
+    user_id: strawberry.ID
+    organization_id: strawberry.ID | None
+    role: Role
+    email: str | None
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(description="The authenticated caller.")
+    def me(self, info: Info) -> ViewerType:
+        viewer = info.context.viewer
+        return ViewerType(
+            user_id=strawberry.ID(str(viewer.user_id)),
+            organization_id=strawberry.ID(str(viewer.organization_id))
+            if viewer.organization_id
+            else None,
+            role=viewer.role,
+            email=viewer.email,
+        )
+
+
+@strawberry.type
+class SensorQuery:
+    @strawberry.field(description="A sensor of your organization, or null.")
+    async def sensor(self, info: Info, id: strawberry.ID) -> Sensor | None:
+        org = info.context.viewer.org()
+        sensor_id = parse_id(id)
+        async with info.context.db.tenant(org) as con:
+            row = await store.get(con, org, sensor_id)
+        return Sensor.from_row(row) if row else None
+
+    @strawberry.field(description="Your organization's sensors, oldest first.")
+    async def sensors(
+        self,
+        info: Info,
+        building_id: strawberry.ID | None = None,
+        type: SensorType | None = None,
+        status: SensorStatus | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> SensorConnection:
+        org = info.context.viewer.org()
+        limit = page_size(first, info.context.settings.max_page_size)
+        filters = {
+            "building_id": parse_optional_id(building_id, "buildingId"),
+            "type": type.value if type else None,
+            "status": status.value if status else None,
+        }
+        keyset = None
+        if after is not None:
+            created_at, last_id = decode_cursor(after, 2)
+            try:
+                keyset = (datetime.fromisoformat(created_at), uuid.UUID(last_id))
+            except ValueError:
+                raise BadUserInput("after", "is not a cursor returned by this API") from None
+        async with info.context.db.tenant(org) as con:
+            total = await store.count(con, org, **filters)
+            rows = await store.list_page(con, org, limit=limit + 1, after=keyset, **filters)
+        edges = [
+            SensorEdge(
+                cursor=encode_cursor(r["created_at"].isoformat(), r["id"]), node=Sensor.from_row(r)
+            )
+            for r in rows[:limit]
+        ]
+        return SensorConnection(
+            total_count=total,
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+
+def _new_sensor_row(data: CreateSensorInput, prefix: str = "") -> dict[str, Any]:
+    """Validate a CreateSensorInput into sensor columns; BAD_USER_INPUT names the field."""
+    with field_errors(prefix):
+        domain.check_thresholds(data.alert_threshold_min, data.alert_threshold_max)
+        rules = {
+            k: v
+            for k, v in (
+                ("threshold_min", data.alert_threshold_min),
+                ("threshold_max", data.alert_threshold_max),
+            )
+            if v is not None
+        }
+        return {
+            "building_id": parse_id(data.building_id, prefix + "buildingId"),
+            "unit_id": parse_optional_id(data.unit_id, prefix + "unitId"),
+            "device_id": domain.check_device_id(data.device_id),
+            "type": data.type.value,
+            "reading_kind": (data.reading_kind or domain.default_reading_kind(data.type)).value,
+            "manufacturer": domain.check_text("manufacturer", data.manufacturer),
+            "model": domain.check_text("model", data.model),
+            "firmware_version": data.firmware_version,
+            "location": domain.check_text("location", data.location),
+            "floor": data.floor,
+            "unit_of_measure": domain.check_text(
+                "unitOfMeasure",
+                data.unit_of_measure or domain.default_unit_of_measure(data.type),
+                max_length=20,
+            ),
+            "sampling_interval": domain.check_sampling_interval(data.sampling_interval),
+            "calibration_factor": domain.check_calibration_factor(data.calibration_factor),
+            "installed_at": data.installed_at or datetime.now().astimezone(),
+            "alert_rules": rules,
+        }
+
+
+def _changes(data: UpdateSensorInput) -> dict[str, Any]:
+    """The columns an UpdateSensorInput sets (explicit null only where a column allows it)."""
+    given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
+    nullable = {"unit_id", "firmware_version", "floor"}
+    for key, value in given.items():
+        if value is None and key not in nullable:
+            raise BadUserInput(_camel(key), "must not be null")
+    checks = {
+        "building_id": lambda v: parse_id(v, "buildingId"),
+        "unit_id": lambda v: parse_optional_id(v, "unitId"),
+        "device_id": domain.check_device_id,
+        "manufacturer": lambda v: domain.check_text("manufacturer", v),
+        "model": lambda v: domain.check_text("model", v),
+        "location": lambda v: domain.check_text("location", v),
+        "unit_of_measure": lambda v: domain.check_text("unitOfMeasure", v, max_length=20),
+        "sampling_interval": domain.check_sampling_interval,
+        "reading_kind": lambda v: v.value,
+        "status": lambda v: v.value,
+    }
+    with field_errors():
+        return {k: checks[k](v) if k in checks and v is not None else v for k, v in given.items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _rules(
+    data: AlertRulesInput, current_min: float | None, current_max: float | None
+) -> dict[str, Any]:
+    given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
+    low = given.get("threshold_min", current_min)
+    high = given.get("threshold_max", current_max)
+    with field_errors():
+        try:
+            domain.check_thresholds(low, high)
+        except domain.SensorFieldError as exc:
+            raise domain.SensorFieldError(
+                exc.field.replace("alertThreshold", "threshold"), str(exc)
+            ) from None
+    for key, value in given.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise BadUserInput(_camel(key), "must not be negative")
+    return given
+
+
+@strawberry.type
+class SensorMutation:
+    @strawberry.mutation(description="Register a sensor (syndic, superadmin).")
+    async def create_sensor(self, info: Info, input: CreateSensorInput) -> Sensor:
+        org = info.context.viewer.require_manager()
+        row = _new_sensor_row(input)
+        async with info.context.db.tenant(org) as con:
+            created = await _insert(con, org, [row], ["input"])
+        return Sensor.from_row(created[0])
+
+    @strawberry.mutation(description="Register many sensors at once: all or nothing.")
+    async def import_sensors(self, info: Info, input: list[CreateSensorInput]) -> list[Sensor]:
+        org = info.context.viewer.require_manager()
+        if len(input) > 1000:
+            raise BadUserInput("input", "at most 1000 sensors per import")
+        rows = [_new_sensor_row(item, prefix=f"input[{i}].") for i, item in enumerate(input)]
+        seen: dict[str, int] = {}
+        for i, row in enumerate(rows):
+            if row["device_id"] in seen:
+                raise BadUserInput(
+                    f"input[{i}].deviceId", f"duplicates input[{seen[row['device_id']]}]"
+                )
+            seen[row["device_id"]] = i
+        async with info.context.db.tenant(org) as con:
+            created = await _insert(con, org, rows, [f"input[{i}]" for i in range(len(rows))])
+        return [Sensor.from_row(r) for r in created]
+
+    @strawberry.mutation(description="Change a sensor's fields (syndic, superadmin).")
+    async def update_sensor(
+        self, info: Info, id: strawberry.ID, input: UpdateSensorInput
+    ) -> Sensor:
+        org = info.context.viewer.require_manager()
+        sensor_id = parse_id(id)
+        changes = _changes(input)
+        async with info.context.db.tenant(org) as con:
+            try:
+                row = await store.update(con, org, sensor_id, changes)
+            except store.DuplicateDeviceId as exc:
+                raise BadUserInput(
+                    "deviceId", f"{exc.device_id!r} is already used by another sensor"
+                ) from None
+        if row is None:
+            raise NotFound("Sensor")
+        return Sensor.from_row(row)
+
+    @strawberry.mutation(description="Delete a sensor and its readings (syndic, superadmin).")
+    async def delete_sensor(self, info: Info, id: strawberry.ID) -> bool:
+        org = info.context.viewer.require_manager()
+        sensor_id = parse_id(id)
+        async with info.context.db.tenant(org) as con:
+            deleted = await store.delete(con, org, sensor_id)
+        if not deleted:
+            raise NotFound("Sensor")
+        return True
+
+    @strawberry.mutation(description="Set the factor applied to raw values from now on.")
+    async def calibrate_sensor(
+        self, info: Info, id: strawberry.ID, calibration_factor: float
+    ) -> Sensor:
+        org = info.context.viewer.require_manager()
+        sensor_id = parse_id(id)
+        with field_errors():
+            factor = domain.check_calibration_factor(calibration_factor)
+        async with info.context.db.tenant(org) as con:
+            row = await store.update(con, org, sensor_id, {"calibration_factor": factor})
+        if row is None:
+            raise NotFound("Sensor")
+        return Sensor.from_row(row)
+
+    @strawberry.mutation(description="Configure a sensor's alert rules (syndic, superadmin).")
+    async def configure_alerts(
+        self, info: Info, id: strawberry.ID, input: AlertRulesInput
+    ) -> Sensor:
+        org = info.context.viewer.require_manager()
+        sensor_id = parse_id(id)
+        async with info.context.db.tenant(org) as con:
+            current = await store.get(con, org, sensor_id)
+            if current is None:
+                raise NotFound("Sensor")
+            rules = current["alert_rules"] or {}
+            given = _rules(input, rules.get("threshold_min"), rules.get("threshold_max"))
+            row = await store.merge_alert_rules(con, org, sensor_id, given)
+        return Sensor.from_row(row)
+
+
+async def _insert(
+    con: Any, org: uuid.UUID, rows: list[dict[str, Any]], paths: list[str]
+) -> list[Any]:
+    try:
+        return await store.insert_many(con, org, rows)
+    except store.DuplicateDeviceId as exc:
+        index = next(i for i, r in enumerate(rows) if r["device_id"] == exc.device_id)
+        field = "deviceId" if len(rows) == 1 else f"{paths[index]}.deviceId"
+        raise BadUserInput(field, f"{exc.device_id!r} is already used by another sensor") from None

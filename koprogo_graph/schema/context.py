@@ -1,0 +1,52 @@
+"""The per-request (or per-websocket) GraphQL context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from ..auth import Viewer, decode_token, token_from_header
+from ..errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from broadcaster import Broadcast
+
+    from ..config import Settings
+    from ..store.db import Database
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    """What resolvers get as ``info.context``.
+
+    The viewer is resolved lazily, so that schema introspection (GraphiQL) works without a token
+    while every resolver that touches data demands one.
+    """
+
+    request: Request | WebSocket
+    db: Database
+    settings: Settings
+    broadcast: Broadcast | None = None
+    connection_params: dict[str, Any] | None = None
+    loaders: Any = None
+    _viewer: Viewer | None = field(default=None, repr=False)
+
+    @property
+    def viewer(self) -> Viewer:
+        """The authenticated caller; UNAUTHENTICATED when the token is missing or invalid."""
+        if self._viewer is None:
+            if self.connection_params is not None:
+                header = self.connection_params.get("Authorization") or self.connection_params.get(
+                    "authorization"
+                )
+            else:
+                header = self.request.headers.get("authorization")
+            if not isinstance(header, str):
+                raise Unauthenticated()
+            self._viewer = decode_token(token_from_header(header), self.settings.jwt_secret.get())
+        return self._viewer

@@ -1,0 +1,23 @@
+"""GraphQL enums: the domain's enums, exposed under their SPEC §10 names."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ..auth import Role
+from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.sensors import ReadingKind, SensorStatus, SensorType
+
+__all__ = [
+    "AlertSeverity",
+    "AlertStatus",
+    "AlertType",
+    "ReadingKind",
+    "Role",
+    "SensorStatus",
+    "SensorType",
+]
+
+for _enum in (SensorType, ReadingKind, SensorStatus, AlertType, AlertSeverity, AlertStatus):
+    strawberry.enum(_enum)
+strawberry.enum(Role, name="Role")

@@ -1,0 +1,180 @@
+"""GraphQL types and inputs for sensors (SPEC §5, §10)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import strawberry
+
+from ..domain.sensors import ReadingKind, SensorStatus, SensorType, mqtt_topic
+from .pagination import PageInfo
+
+__all__ = [
+    "AlertRules",
+    "AlertRulesInput",
+    "CreateSensorInput",
+    "Sensor",
+    "SensorConnection",
+    "SensorEdge",
+    "UpdateSensorInput",
+]
+
+
+@strawberry.type(description="A sensor's alert rule configuration; null means the type's default.")
+class AlertRules:
+    enabled: bool = True
+    threshold_min: float | None = None
+    threshold_max: float | None = None
+    pending_seconds: int | None = None
+    hysteresis_percent: float | None = None
+    offline_after_seconds: int | None = None
+    battery_warning_percent: int | None = None
+    battery_critical_percent: int | None = None
+    leak_detection: bool | None = None
+    leak_window_hours: int | None = None
+    leak_night_window: bool | None = None
+    anomaly_detection: bool | None = None
+    anomaly_threshold: float | None = None
+    stuck_after_seconds: int | None = None
+    poor_readings_run: int | None = None
+
+    @classmethod
+    def from_json(cls, rules: dict[str, Any]) -> AlertRules:
+        known = {k: v for k, v in rules.items() if k in _ALERT_RULE_KEYS}
+        return cls(**known)
+
+
+_ALERT_RULE_KEYS = frozenset(AlertRules.__annotations__)
+
+
+@strawberry.input(description="Fields left out keep their value; null restores the default.")
+class AlertRulesInput:
+    enabled: bool | None = strawberry.UNSET
+    threshold_min: float | None = strawberry.UNSET
+    threshold_max: float | None = strawberry.UNSET
+    pending_seconds: int | None = strawberry.UNSET
+    hysteresis_percent: float | None = strawberry.UNSET
+    offline_after_seconds: int | None = strawberry.UNSET
+    battery_warning_percent: int | None = strawberry.UNSET
+    battery_critical_percent: int | None = strawberry.UNSET
+    leak_detection: bool | None = strawberry.UNSET
+    leak_window_hours: int | None = strawberry.UNSET
+    leak_night_window: bool | None = strawberry.UNSET
+    anomaly_detection: bool | None = strawberry.UNSET
+    anomaly_threshold: float | None = strawberry.UNSET
+    stuck_after_seconds: int | None = strawberry.UNSET
+    poor_readings_run: int | None = strawberry.UNSET
+
+
+@strawberry.type
+class Sensor:
+    id: strawberry.ID
+    organization_id: strawberry.ID
+    building_id: strawberry.ID
+    unit_id: strawberry.ID | None
+    device_id: str
+    type: SensorType
+    reading_kind: ReadingKind
+    manufacturer: str
+    model: str
+    firmware_version: str | None
+    location: str
+    floor: int | None
+    unit_of_measure: str
+    sampling_interval: int
+    calibration_factor: float
+    mqtt_topic: str
+    alert_rules: AlertRules
+    alert_threshold_min: float | None
+    alert_threshold_max: float | None
+    status: SensorStatus
+    last_reading_at: datetime | None
+    last_value: float | None
+    last_battery_level: int | None
+    installed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> Sensor:
+        rules = row["alert_rules"] or {}
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            organization_id=strawberry.ID(str(row["organization_id"])),
+            building_id=strawberry.ID(str(row["building_id"])),
+            unit_id=strawberry.ID(str(row["unit_id"])) if row["unit_id"] else None,
+            device_id=row["device_id"],
+            type=SensorType(row["type"]),
+            reading_kind=ReadingKind(row["reading_kind"]),
+            manufacturer=row["manufacturer"],
+            model=row["model"],
+            firmware_version=row["firmware_version"],
+            location=row["location"],
+            floor=row["floor"],
+            unit_of_measure=row["unit_of_measure"],
+            sampling_interval=row["sampling_interval"],
+            calibration_factor=row["calibration_factor"],
+            mqtt_topic=mqtt_topic(row["organization_id"], row["building_id"], row["device_id"]),
+            alert_rules=AlertRules.from_json(rules),
+            alert_threshold_min=rules.get("threshold_min"),
+            alert_threshold_max=rules.get("threshold_max"),
+            status=SensorStatus(row["status"]),
+            last_reading_at=row["last_reading_at"],
+            last_value=row["last_value"],
+            last_battery_level=row["last_battery_level"],
+            installed_at=row["installed_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@strawberry.type
+class SensorEdge:
+    cursor: str
+    node: Sensor
+
+
+@strawberry.type
+class SensorConnection:
+    total_count: int
+    edges: list[SensorEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class CreateSensorInput:
+    building_id: strawberry.ID
+    device_id: str
+    type: SensorType
+    manufacturer: str
+    model: str
+    location: str
+    unit_of_measure: str | None = None
+    sampling_interval: int = 900
+    reading_kind: ReadingKind | None = None
+    unit_id: strawberry.ID | None = None
+    floor: int | None = None
+    firmware_version: str | None = None
+    calibration_factor: float = 1.0
+    installed_at: datetime | None = None
+    alert_threshold_min: float | None = None
+    alert_threshold_max: float | None = None
+
+
+@strawberry.input(description="Fields left out keep their value.")
+class UpdateSensorInput:
+    building_id: strawberry.ID | None = strawberry.UNSET
+    unit_id: strawberry.ID | None = strawberry.UNSET
+    device_id: str | None = strawberry.UNSET
+    manufacturer: str | None = strawberry.UNSET
+    model: str | None = strawberry.UNSET
+    firmware_version: str | None = strawberry.UNSET
+    location: str | None = strawberry.UNSET
+    floor: int | None = strawberry.UNSET
+    unit_of_measure: str | None = strawberry.UNSET
+    sampling_interval: int | None = strawberry.UNSET
+    reading_kind: ReadingKind | None = strawberry.UNSET
+    status: SensorStatus | None = strawberry.UNSET
+    installed_at: datetime | None = strawberry.UNSET

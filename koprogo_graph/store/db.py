@@ -1,0 +1,80 @@
+"""Connection pools and transaction scopes.
+
+Two pools share one DATABASE_URL and differ by the role each connection switches to:
+
+* ``api_pool`` runs as ``koprogo_app``: row-level security limits every statement to the
+  organization set in the transaction (``app.org_id``); with it unset, nothing is visible.
+* ``system_pool`` runs as ``koprogo_system``: the ingestor, watchdog and notifier, which work
+  across organizations on data no user chose.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+__all__ = ["Database", "open_database"]
+
+API_ROLE = "koprogo_app"
+SYSTEM_ROLE = "koprogo_system"
+
+
+async def _init_connection(con: asyncpg.Connection, role: str) -> None:
+    # The role survives asyncpg's RESET ALL on release (role is not reset by RESET ALL).
+    await con.execute(f"SET ROLE {role}")
+    for name in ("json", "jsonb"):
+        await con.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+@dataclass(slots=True)
+class Database:
+    """The service's PostgreSQL access, owned by the app lifespan."""
+
+    api_pool: asyncpg.Pool
+    system_pool: asyncpg.Pool
+
+    @asynccontextmanager
+    async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction that can only see ``organization_id``'s rows."""
+        async with self.api_pool.acquire() as con, con.transaction():
+            await con.execute("SELECT set_config('app.org_id', $1, true)", str(organization_id))
+            yield con
+
+    @asynccontextmanager
+    async def system(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction for background work across organizations."""
+        async with self.system_pool.acquire() as con, con.transaction():
+            yield con
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query within two seconds."""
+        try:
+            async with self.api_pool.acquire(timeout=2) as con:
+                return await con.fetchval("SELECT 1", timeout=2) == 1
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+
+@asynccontextmanager
+async def open_database(dsn: str, *, pool_size: int = 10) -> AsyncIterator[Database]:
+    """Open both pools; close them on exit."""
+    async with (
+        asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            init=lambda con: _init_connection(con, API_ROLE),
+        ) as api_pool,
+        asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=max(2, pool_size // 2),
+            init=lambda con: _init_connection(con, SYSTEM_ROLE),
+        ) as system_pool,
+    ):
+        yield Database(api_pool=api_pool, system_pool=system_pool)

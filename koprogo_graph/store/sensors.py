@@ -1,0 +1,168 @@
+"""Sensors: registry rows, scoped to one organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+__all__ = [
+    "DuplicateDeviceId",
+    "count",
+    "delete",
+    "get",
+    "get_many",
+    "insert_many",
+    "list_page",
+    "merge_alert_rules",
+    "update",
+]
+
+# Columns a caller may set on insert/update; anything else is a programming error.
+WRITABLE = frozenset(
+    {
+        "building_id",
+        "unit_id",
+        "device_id",
+        "type",
+        "reading_kind",
+        "manufacturer",
+        "model",
+        "firmware_version",
+        "location",
+        "floor",
+        "unit_of_measure",
+        "sampling_interval",
+        "calibration_factor",
+        "alert_rules",
+        "status",
+        "installed_at",
+    }
+)
+
+
+class DuplicateDeviceId(Exception):
+    """Another sensor of the organization already has this deviceId."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(device_id)
+        self.device_id = device_id
+
+
+async def get(
+    con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await con.fetchrow(
+        "SELECT * FROM sensors WHERE organization_id = $1 AND id = $2", org, sensor_id
+    )
+
+
+async def get_many(
+    con: asyncpg.Connection, org: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT * FROM sensors WHERE organization_id = $1 AND id = ANY($2::uuid[])", org, list(ids)
+    )
+
+
+def _filters(org: uuid.UUID, filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    where, args = ["organization_id = $1"], [org]
+    for column in ("building_id", "type", "status"):
+        value = filters.get(column)
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    return where, args
+
+
+async def count(con: asyncpg.Connection, org: uuid.UUID, **filters: Any) -> int:
+    where, args = _filters(org, filters)
+    return await con.fetchval(f"SELECT count(*) FROM sensors WHERE {' AND '.join(where)}", *args)
+
+
+async def list_page(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    **filters: Any,
+) -> list[asyncpg.Record]:
+    """Up to ``limit`` sensors in (created_at, id) order, strictly after the keyset ``after``."""
+    where, args = _filters(org, filters)
+    if after is not None:
+        args.extend(after)
+        where.append(f"(created_at, id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    return await con.fetch(
+        f"SELECT * FROM sensors WHERE {' AND '.join(where)} "
+        f"ORDER BY created_at, id LIMIT ${len(args)}",
+        *args,
+    )
+
+
+async def insert_many(
+    con: asyncpg.Connection, org: uuid.UUID, rows: Sequence[Mapping[str, Any]]
+) -> list[asyncpg.Record]:
+    """Insert sensors in the caller's transaction, in order; all or nothing."""
+    created = []
+    for row in rows:
+        columns = sorted(row)
+        assert WRITABLE.issuperset(columns), columns
+        placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+        try:
+            created.append(
+                await con.fetchrow(
+                    f"INSERT INTO sensors (organization_id, {', '.join(columns)}) "
+                    f"VALUES ($1, {placeholders}) RETURNING *",
+                    org,
+                    *(row[c] for c in columns),
+                )
+            )
+        except asyncpg.UniqueViolationError:
+            raise DuplicateDeviceId(row["device_id"]) from None
+    return created
+
+
+async def update(
+    con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, changes: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    """Apply ``changes``; None when the sensor does not exist in this organization."""
+    if not changes:
+        return await get(con, org, sensor_id)
+    columns = sorted(changes)
+    assert WRITABLE.issuperset(columns), columns
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=3))
+    try:
+        return await con.fetchrow(
+            f"UPDATE sensors SET {sets}, updated_at = now() "
+            "WHERE organization_id = $1 AND id = $2 RETURNING *",
+            org,
+            sensor_id,
+            *(changes[c] for c in columns),
+        )
+    except asyncpg.UniqueViolationError:
+        raise DuplicateDeviceId(str(changes.get("device_id"))) from None
+
+
+async def merge_alert_rules(
+    con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, rules: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    """Merge ``rules`` into the stored rule configuration (a JSON null removes a key)."""
+    return await con.fetchrow(
+        "UPDATE sensors SET alert_rules = jsonb_strip_nulls(alert_rules || $3::jsonb), "
+        "updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING *",
+        org,
+        sensor_id,
+        dict(rules),
+    )
+
+
+async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) -> bool:
+    status = await con.execute(
+        "DELETE FROM sensors WHERE organization_id = $1 AND id = $2", org, sensor_id
+    )
+    return status == "DELETE 1"
