@@ -16,20 +16,20 @@ from graphql import ArgumentNode, DocumentNode, GraphQLError, Node, ObjectFieldN
 from graphql.language import Visitor
 from strawberry.extensions import MaskErrors
 
-from ..errors import KoprogoError
-
 __all__ = ["ErrorCodes", "is_expected"]
 
 log = logging.getLogger("koprogo_graph.graphql")
 
-_AT_PATH = re.compile(r"at '([^']+)'")
+# graphql-core 3.3 says "invalid value at .input.type"; 3.2 said "at 'input.type'".
+_AT_PATH = re.compile(r"\bat '?\.?([\w.\[\]]+)'?")
 _NAMED = re.compile(r"(?:[Aa]rgument|[Ff]ield|[Vv]ariable) '\$?([\w.]+)'")
 
 
 def is_expected(error: GraphQLError) -> bool:
     """True for errors the client caused or is meant to see."""
+    # graphql-core reports bad variables as a GraphQLError wrapping another GraphQLError.
     original = error.original_error
-    return original is None or isinstance(original, KoprogoError) or isinstance(error, KoprogoError)
+    return original is None or isinstance(original, GraphQLError)
 
 
 class _FindField(Visitor):
@@ -76,11 +76,7 @@ class ErrorCodes(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         document = getattr(self.execution_context, "graphql_document", None)
         for error in errors:
-            if (
-                is_expected(error)
-                and error.original_error is None
-                and "code" not in (error.extensions or {})
-            ):
+            if is_expected(error) and "code" not in (error.extensions or {}):
                 extensions = {"code": "BAD_USER_INPUT"}
                 if field := _field_name(error, document):
                     extensions["field"] = field
