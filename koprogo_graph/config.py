@@ -186,9 +186,9 @@ def _jwt_secret(env: Mapping[str, str], environment: str) -> str:
             return DEV_JWT_SECRET
         raise ConfigError("KOPROGO_JWT_SECRET is not set")
     if environment == "production" and (
-        len(secret) < 16 or secret.lower() in _WEAK_SECRETS or secret == DEV_JWT_SECRET
+        len(secret) < 32 or secret.lower() in _WEAK_SECRETS or secret == DEV_JWT_SECRET
     ):
         raise ConfigError(
-            "KOPROGO_JWT_SECRET is too weak for production (at least 16 characters, not a default)"
+            "KOPROGO_JWT_SECRET is too weak for production (at least 32 characters, as HS256 needs, and not a default)"
         )
     return secret

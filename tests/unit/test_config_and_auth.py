@@ -1,0 +1,121 @@
+"""Settings validation and token decoding (pure)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+
+from koprogo_graph.auth import Role, decode_token, token_from_header
+from koprogo_graph.config import ConfigError, Settings
+from koprogo_graph.errors import Forbidden, Unauthenticated
+
+SECRET = "unit-test-secret-0123456789abcdef"
+BASE = {
+    "DATABASE_URL": "postgresql://app:pw@db/koprogo",
+    "KOPROGO_JWT_SECRET": SECRET,
+    "MQTT_URL": "mqtts://dev:topsecret@broker:8883",
+}
+
+
+def test_settings_parse_urls_and_hide_secrets():
+    settings = Settings.from_env(BASE)
+    assert settings.mqtt.tls and settings.mqtt.port == 8883 and settings.mqtt.username == "dev"
+    assert settings.mqtt.password.get() == "topsecret"
+    assert "topsecret" not in repr(settings)
+    assert "pw@" not in repr(settings)
+    assert SECRET not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"KOPROGO_JWT_SECRET": ""}, "KOPROGO_JWT_SECRET"),
+        ({"KOPROGO_JWT_SECRET": "secret"}, "KOPROGO_JWT_SECRET"),
+        ({"KOPROGO_JWT_SECRET": "x" * 31}, "KOPROGO_JWT_SECRET"),
+        ({"MQTT_URL": ""}, "MQTT_URL"),
+        ({"MQTT_URL": "http://broker"}, "MQTT_URL"),
+        ({"KOPROGO_INGEST": "perhaps"}, "KOPROGO_INGEST"),
+        ({"REDIS_URL": "tcp://x"}, "REDIS_URL"),
+        ({"KOPROGO_OFFLINE_CHECK_SECONDS": "soon"}, "KOPROGO_OFFLINE_CHECK_SECONDS"),
+        ({"SMTP_URL": "mailto:x"}, "SMTP_URL"),
+    ],
+)
+def test_bad_settings_name_the_variable_in_one_line(change, variable):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({**BASE, **change})
+    assert variable in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_api_only_replica_needs_no_broker():
+    settings = Settings.from_env({**BASE, "MQTT_URL": "", "KOPROGO_INGEST": "false"})
+    assert settings.mqtt is None and not settings.ingest
+
+
+def test_development_has_a_default_secret_production_does_not():
+    env = {**BASE, "KOPROGO_JWT_SECRET": ""}
+    assert Settings.from_env({**env, "KOPROGO_ENV": "development"}).jwt_secret.get()
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def _token(**claims):
+    now = int(time.time())
+    base = {
+        "sub": str(uuid.uuid4()),
+        "role": "syndic",
+        "organization_id": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 60,
+    }
+    return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
+
+
+def test_a_valid_token_gives_the_viewer():
+    org = uuid.uuid4()
+    viewer = decode_token(_token(organization_id=str(org), role="owner"), SECRET)
+    assert viewer.organization_id == org and viewer.role is Role.OWNER
+    assert viewer.org() == org
+    with pytest.raises(Forbidden):
+        viewer.require_manager()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _token(exp=int(time.time()) - 5),
+        _token(role="janitor"),
+        _token(sub="not-a-uuid"),
+        jwt.encode(
+            {"sub": str(uuid.uuid4()), "role": "syndic", "exp": int(time.time()) + 60},
+            "another-secret-entirely-0123456789",
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": str(uuid.uuid4()), "role": "syndic", "exp": int(time.time()) + 60},
+            None,
+            algorithm="none",
+        ),
+        "garbage",
+    ],
+)
+def test_bad_tokens_are_unauthenticated(token):
+    with pytest.raises(Unauthenticated):
+        decode_token(token, SECRET)
+
+
+def test_a_user_without_organization_is_forbidden_data():
+    viewer = decode_token(_token(organization_id=None), SECRET)
+    with pytest.raises(Forbidden):
+        viewer.org()
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer"])
+def test_authorization_header_must_be_bearer(header):
+    with pytest.raises(Unauthenticated):
+        token_from_header(header)
