@@ -33,6 +33,10 @@ def _background_services(
 ) -> list[BackgroundService]:
     """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
     services: list[BackgroundService] = []
+    if settings.ingest and settings.mqtt is not None:
+        from .ingest.service import Ingestor
+
+        services.append(Ingestor(settings, db, broadcast, listeners=[]).run)
     return services
 
 

@@ -97,6 +97,8 @@ class Settings:
     offline_check_seconds: float = 30.0
     db_pool_size: int = 10
     max_page_size: int = 500
+    rate_limit: float = 1.0
+    rate_burst: float = 10.0
 
     @property
     def development(self) -> bool:
@@ -144,6 +146,8 @@ class Settings:
             offline_check_seconds=_number(env, "KOPROGO_OFFLINE_CHECK_SECONDS", 30.0, 0.1, 3600),
             db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
+            rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
+            rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
         )
 
 

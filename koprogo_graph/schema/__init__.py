@@ -10,6 +10,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from .errors import ErrorCodes, is_expected
 
@@ -18,7 +19,7 @@ __all__ = ["build_schema"]
 log = logging.getLogger("koprogo_graph.graphql")
 
 # Each resolver module contributes its root fields here.
-QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery)
+QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery, ReadingQuery)
 MUTATIONS: tuple[type, ...] = (SensorMutation,)
 SUBSCRIPTIONS: tuple[type, ...] = ()
 

@@ -1,0 +1,1 @@
+"""MQTT ingestion: topic parsing, the sensor registry, batching writes, acknowledgement."""

@@ -1,0 +1,177 @@
+"""The MQTT side of ingestion: subscribe, batch, acknowledge after commit, reconnect.
+
+aiomqtt 2.5.1 lets paho acknowledge QoS 1 messages as soon as they are queued in memory, so a
+crash would lose them (SPEC §8b). We switch paho to manual acknowledgement and send each PUBACK
+only once the batch holding the message has committed (or was rejected and recorded). With an
+MQTT 5 persistent session (clean_start False, a session expiry, a stable client id) the broker
+redelivers whatever was never acknowledged; idempotent storage makes that harmless. The MQTT 5
+Receive Maximum bounds how many unacknowledged messages the broker sends us, which bounds our
+memory while the database is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiomqtt
+import asyncpg
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..config import MqttSettings
+from ..domain.readings import StoredReading
+from . import metrics
+from .pipeline import Incoming, Pipeline
+from .topic import subscription_filter
+
+__all__ = ["IngestOptions", "run_ingestor"]
+
+log = logging.getLogger(__name__)
+
+# Errors after which a database write is retried rather than the message dropped.
+RETRYABLE_DB_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+Handoff = Callable[[list[StoredReading]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    batch_size: int = 1_000
+    batch_seconds: float = 0.02
+    receive_maximum: int = 2_000
+    session_expiry_seconds: int = 7 * 86_400
+    keepalive: int = 30
+
+
+def _client(mqtt: MqttSettings, options: IngestOptions) -> aiomqtt.Client:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = options.session_expiry_seconds
+    props.ReceiveMaximum = options.receive_maximum
+    client = aiomqtt.Client(
+        mqtt.host,
+        mqtt.port,
+        username=mqtt.username,
+        password=mqtt.password.get() if mqtt.password else None,
+        identifier=mqtt.client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=props,
+        keepalive=options.keepalive,
+        tls_context=ssl.create_default_context() if mqtt.tls else None,
+    )
+    # Before connecting: a resumed session's redeliveries arrive right after CONNACK.
+    client._client.manual_ack_set(True)
+    return client
+
+
+async def run_ingestor(
+    mqtt: MqttSettings,
+    pipeline: Pipeline,
+    handoff: Handoff,
+    options: IngestOptions = IngestOptions(),
+) -> None:
+    """Consume readings forever, reconnecting to the broker with backoff."""
+    backoff = 0.5
+    while True:
+        try:
+            async with _client(mqtt, options) as client:
+                metrics.MQTT_CONNECTED.set(1)
+                backoff = 0.5
+                await client.subscribe(subscription_filter(mqtt.share_group), qos=1)
+                log.info("ingestor subscribed on %s:%d as %s", mqtt.host, mqtt.port, mqtt.client_id)
+                await _consume(client, pipeline, handoff, options)
+        except aiomqtt.MqttError as exc:
+            log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, backoff)
+        finally:
+            metrics.MQTT_CONNECTED.set(0)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 30.0)
+
+
+async def _consume(
+    client: aiomqtt.Client, pipeline: Pipeline, handoff: Handoff, options: IngestOptions
+) -> None:
+    messages = client.messages
+    while True:
+        first = await anext(messages)
+        batch = [first]
+        deadline = time.monotonic() + options.batch_seconds
+        # Take what is already queued; wait a little for more only while the batch is small.
+        while len(batch) < options.batch_size:
+            if len(messages) == 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(min(remaining, 0.002))
+                continue
+            batch.append(await anext(messages))
+        await _process(client, batch, pipeline, handoff)
+
+
+async def _process(
+    client: aiomqtt.Client,
+    batch: Sequence[aiomqtt.Message],
+    pipeline: Pipeline,
+    handoff: Handoff,
+) -> None:
+    now = datetime.now(UTC)
+    incoming = [
+        Incoming(topic=m.topic.value, payload=_bytes(m.payload), received_at=now) for m in batch
+    ]
+    started = time.perf_counter()
+    sensors = await _retrying("resolve sensors", lambda: pipeline.resolve(incoming))
+    plan = pipeline.plan(incoming, sensors)
+    try:
+        stored = await _retrying("write batch", lambda: pipeline.write(plan))
+    except asyncpg.PostgresError:
+        log.exception(
+            "database refused a batch of %d readings; writing it piecemeal", len(plan.rows)
+        )
+        stored = await _retrying("write piecemeal", lambda: pipeline.write_piecemeal(plan))
+    committed = time.monotonic()
+    for m in batch:
+        if m.qos > 0:
+            client._client.ack(m.mid, m.qos)
+    metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+    for item in incoming:
+        metrics.INGEST_LAG.observe(committed - item.received_mono)
+    if stored:
+        await handoff(stored)
+
+
+async def _retrying(what: str, attempt: Callable[[], Awaitable]) -> object:
+    """Retry a database step until it succeeds: unacknowledged messages wait meanwhile."""
+    backoff = 0.2
+    while True:
+        try:
+            return await attempt()
+        except RETRYABLE_DB_ERRORS as exc:
+            log.warning(
+                "database unavailable during %s (%s); retrying in %.1fs", what, exc, backoff
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+def _bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode()
+    return b"" if payload is None else str(payload).encode()

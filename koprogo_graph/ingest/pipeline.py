@@ -1,0 +1,235 @@
+"""From a batch of MQTT messages to committed readings, recorded rejections, and hand-offs.
+
+[1] topics are parsed and the sensors they name resolved (one query for all cache misses);
+[2] each message is validated and planned once (rate limiting consumes tokens, so a retried
+    write must not plan again);
+[3] the plan is written in one transaction: readings (idempotent), sensors' last_*, rejections;
+[4] after the commit, the caller acknowledges the messages; new readings go to the listeners
+    and to live subscribers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from ..domain.payload import DeviceReading, Rejection, RejectReason, parse_payload
+from ..domain.quality import grade
+from ..domain.ratelimit import RateLimiter
+from ..domain.readings import StoredReading
+from ..store import readings as readings_store
+from ..store import rejections as rejections_store
+from ..store.db import Database
+from . import metrics
+from .registry import SensorInfo, SensorRegistry
+from .topic import ReadingTopic, organization_of, parse_topic
+
+__all__ = ["BatchPlan", "Incoming", "Pipeline", "ReadingListener"]
+
+log = logging.getLogger(__name__)
+
+ReadingListener = Callable[[list[StoredReading]], Awaitable[None]]
+RETENTION = timedelta(days=730)
+_EXCERPT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One MQTT message as the pipeline sees it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime  # aware UTC
+    received_mono: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    rows: list[readings_store.ReadingRow] = field(default_factory=list)
+    sensors: list[SensorInfo] = field(default_factory=list)  # parallel to rows
+    rejections: list[rejections_store.RejectionRow] = field(default_factory=list)
+
+
+def _anomaly(info: SensorInfo, value: float) -> str | None:
+    if info.threshold_max is not None and value > info.threshold_max:
+        return f"above maximum threshold {info.threshold_max:g}"
+    if info.threshold_min is not None and value < info.threshold_min:
+        return f"below minimum threshold {info.threshold_min:g}"
+    return None
+
+
+class Pipeline:
+    """Validates, stores and hands on batches; owns no connection (the Database does)."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: SensorRegistry,
+        limiter: RateLimiter,
+        *,
+        retention: timedelta = RETENTION,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.limiter = limiter
+        self.retention = retention
+
+    async def resolve(self, messages: Sequence[Incoming]) -> dict[tuple, SensorInfo | None]:
+        """[1] The sensors named by the batch's topics."""
+        keys = []
+        for m in messages:
+            topic = parse_topic(m.topic)
+            if isinstance(topic, ReadingTopic):
+                keys.append((topic.organization_id, topic.device_id))
+        if not keys:
+            return {}
+        async with self.db.system() as con:
+            return await self.registry.resolve(con, keys)
+
+    def plan(
+        self, messages: Sequence[Incoming], sensors: dict[tuple, SensorInfo | None]
+    ) -> BatchPlan:
+        """[2] Validate every message; never raises."""
+        plan = BatchPlan()
+        for m in messages:
+            try:
+                self._plan_message(plan, m, sensors)
+            except Exception:  # a bug must cost one message, never the ingestor
+                log.exception("unexpected error validating a message on %s", m.topic)
+                self._reject(plan, m, Rejection(RejectReason.INTERNAL, "unexpected error"))
+        return plan
+
+    def _plan_message(self, plan: BatchPlan, m: Incoming, sensors: dict) -> None:
+        topic = parse_topic(m.topic)
+        if isinstance(topic, Rejection):
+            return self._reject(plan, m, topic)
+        info = sensors.get((topic.organization_id, topic.device_id))
+        if info is None:
+            return self._reject(plan, m, Rejection(RejectReason.UNKNOWN_SENSOR, topic.device_id))
+        if info.building_id != topic.building_id:
+            return self._reject(
+                plan,
+                m,
+                Rejection(RejectReason.BUILDING_MISMATCH, f"sensor is in {info.building_id}"),
+            )
+        if info.status == "INACTIVE":
+            return self._reject(plan, m, Rejection(RejectReason.SENSOR_INACTIVE, info.device_id))
+        if not self.limiter.allow(info.id, m.received_mono):
+            return self._reject(
+                plan, m, Rejection(RejectReason.RATE_LIMITED, "more than the sensor's rate")
+            )
+        for item in parse_payload(m.payload, now=m.received_at, retention=self.retention):
+            if isinstance(item, Rejection):
+                self._reject(plan, m, item)
+            elif info.reading_kind == "CUMULATIVE" and item.raw_value < 0:
+                self._reject(
+                    plan, m, Rejection(RejectReason.NEGATIVE_CUMULATIVE, f"{item.raw_value:g}")
+                )
+            else:
+                self._accept(plan, info, item)
+
+    def _accept(self, plan: BatchPlan, info: SensorInfo, item: DeviceReading) -> None:
+        value = item.raw_value * info.calibration_factor
+        anomaly = _anomaly(info, value)
+        plan.rows.append(
+            readings_store.ReadingRow(
+                sensor_id=info.id,
+                ts=item.ts,
+                organization_id=info.organization_id,
+                building_id=info.building_id,
+                unit_id=info.unit_id,
+                value=value,
+                raw_value=item.raw_value,
+                battery_level=item.battery_level,
+                signal_strength=item.signal_strength,
+                quality=grade(item.battery_level, item.signal_strength).value,
+                is_anomaly=anomaly is not None,
+                anomaly_reason=anomaly,
+            )
+        )
+        plan.sensors.append(info)
+
+    @staticmethod
+    def _reject(plan: BatchPlan, m: Incoming, rejection: Rejection) -> None:
+        metrics.REJECTED.labels(rejection.reason.value).inc()
+        plan.rejections.append(
+            rejections_store.RejectionRow(
+                organization_id=organization_of(m.topic),
+                topic=_text(m.topic[:300]),
+                reason=rejection.reason.value,
+                detail=_text(rejection.detail[:300]),
+                payload_excerpt=_text(m.payload[:_EXCERPT].decode("utf-8", errors="replace")),
+            )
+        )
+
+    async def write(self, plan: BatchPlan) -> list[StoredReading]:
+        """[3] Commit the plan; return the readings that were new."""
+        async with self.db.system() as con:
+            inserted = await readings_store.insert_batch(con, plan.rows)
+            new_keys = {(r["sensor_id"], r["ts"]): r["received_at"] for r in inserted}
+            new_rows = [r for r in plan.rows if (r.sensor_id, r.ts) in new_keys]
+            await readings_store.touch_sensors(con, new_rows)
+            await rejections_store.insert(con, plan.rejections)
+        metrics.INGESTED.inc(len(new_keys))
+        metrics.DUPLICATES.inc(len(plan.rows) - len(new_keys))
+        stored, seen = [], set()
+        for row, info in zip(plan.rows, plan.sensors, strict=True):
+            key = (row.sensor_id, row.ts)
+            if key in new_keys and key not in seen:
+                seen.add(key)
+                stored.append(_stored(row, info, new_keys[key]))
+        return stored
+
+    async def write_piecemeal(self, plan: BatchPlan) -> list[StoredReading]:
+        """Write a batch that the database refused as a whole, one item at a time.
+
+        A batch only fails this way through a bug or an input we did not foresee; the items the
+        database still refuses become ``internal_error`` rejections, and the rest is stored.
+        """
+        stored: list[StoredReading] = []
+        for row, info in zip(plan.rows, plan.sensors, strict=True):
+            try:
+                stored += await self.write(BatchPlan(rows=[row], sensors=[info]))
+            except asyncpg.PostgresError as exc:
+                log.error("database refused a reading of %s at %s: %s", info.device_id, row.ts, exc)
+                metrics.REJECTED.labels(RejectReason.INTERNAL.value).inc()
+        for rejection in plan.rejections:
+            try:
+                await self.write(BatchPlan(rejections=[rejection]))
+            except asyncpg.PostgresError as exc:
+                log.error("database refused to record a rejection on %r: %s", rejection.topic, exc)
+        return stored
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters; devices can send them."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _stored(
+    row: readings_store.ReadingRow, info: SensorInfo, received_at: datetime
+) -> StoredReading:
+    return StoredReading(
+        sensor_id=row.sensor_id,
+        organization_id=row.organization_id,
+        building_id=row.building_id,
+        unit_id=row.unit_id,
+        device_id=info.device_id,
+        sensor_type=info.type,
+        reading_kind=info.reading_kind,
+        ts=row.ts.astimezone(UTC),
+        value=row.value,
+        raw_value=row.raw_value,
+        unit_of_measure=info.unit_of_measure,
+        battery_level=row.battery_level,
+        signal_strength=row.signal_strength,
+        quality=row.quality,
+        is_anomaly=row.is_anomaly,
+        anomaly_reason=row.anomaly_reason,
+        received_at=received_at,
+    )

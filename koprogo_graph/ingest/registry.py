@@ -1,0 +1,146 @@
+"""The ingestor's cache of the sensor registry: (organization, deviceId) -> what ingestion needs.
+
+Misses are looked up in one query per batch. Unknown devices are cached too (negative caching),
+so a flood from a device nobody registered costs one query per TTL, not one per message.
+PostgreSQL tells us when a sensor changes (LISTEN koprogo_sensor_changed, see migration 0002),
+and entries also expire, in case a notification was lost while the listener reconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+__all__ = ["NOTIFY_CHANNEL", "SensorInfo", "SensorRegistry"]
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "koprogo_sensor_changed"
+Key = tuple[uuid.UUID, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SensorInfo:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    building_id: uuid.UUID
+    unit_id: uuid.UUID | None
+    device_id: str
+    type: str
+    reading_kind: str
+    unit_of_measure: str
+    calibration_factor: float
+    status: str
+    threshold_min: float | None
+    threshold_max: float | None
+
+
+def _info(row: Any) -> SensorInfo:
+    rules = row["alert_rules"] or {}
+    return SensorInfo(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        building_id=row["building_id"],
+        unit_id=row["unit_id"],
+        device_id=row["device_id"],
+        type=row["type"],
+        reading_kind=row["reading_kind"],
+        unit_of_measure=row["unit_of_measure"],
+        calibration_factor=row["calibration_factor"],
+        status=row["status"],
+        threshold_min=rules.get("threshold_min"),
+        threshold_max=rules.get("threshold_max"),
+    )
+
+
+class SensorRegistry:
+    """Cache with positive and negative entries, invalidated by NOTIFY and by age."""
+
+    def __init__(self, ttl: float = 300.0, negative_ttl: float = 30.0, max_entries: int = 500_000):
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.max_entries = max_entries
+        self._entries: dict[Key, tuple[SensorInfo | None, float]] = {}
+
+    def cached(self, key: Key, now: float | None = None) -> tuple[bool, SensorInfo | None]:
+        """(hit, info): info is None on a negative hit."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        info, expires = entry
+        if expires < (time.monotonic() if now is None else now):
+            del self._entries[key]
+            return False, None
+        return True, info
+
+    async def resolve(
+        self, con: asyncpg.Connection, keys: Iterable[Key]
+    ) -> dict[Key, SensorInfo | None]:
+        """Look every key up, querying the database once for all misses."""
+        now = time.monotonic()
+        found: dict[Key, SensorInfo | None] = {}
+        missing: list[Key] = []
+        for key in set(keys):
+            hit, info = self.cached(key, now)
+            if hit:
+                found[key] = info
+            else:
+                missing.append(key)
+        if missing:
+            rows = await con.fetch(
+                "SELECT s.* FROM sensors s JOIN unnest($1::uuid[], $2::text[]) AS k(org, device) "
+                "ON s.organization_id = k.org AND s.device_id = k.device",
+                [k[0] for k in missing],
+                [k[1] for k in missing],
+            )
+            infos = {(r["organization_id"], r["device_id"]): _info(r) for r in rows}
+            if len(self._entries) + len(missing) > self.max_entries:
+                self._entries.clear()
+            for key in missing:
+                info = infos.get(key)
+                found[key] = info
+                self._entries[key] = (info, now + (self.ttl if info else self.negative_ttl))
+        return found
+
+    def invalidate(self, payload: str) -> None:
+        """Drop the entry named by a notification payload ``<org>/<deviceId>``."""
+        org, _, device = payload.partition("/")
+        try:
+            self._entries.pop((uuid.UUID(org), device), None)
+        except ValueError:
+            log.warning("ignoring malformed sensor notification %r", payload)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def listen(self, dsn: str) -> None:
+        """Hold a LISTEN connection and apply notifications; reconnect with backoff forever.
+
+        Everything is forgotten on (re)connection, since notifications may have been missed.
+        """
+        backoff = 0.5
+        while True:
+            try:
+                con = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("sensor change listener cannot connect (%s); retrying", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            lost = asyncio.Event()
+            try:
+                await con.add_listener(NOTIFY_CHANNEL, lambda *args: self.invalidate(args[3]))
+                con.add_termination_listener(lambda _con, lost=lost: lost.set())
+                self.clear()
+                await lost.wait()
+                log.warning("sensor change listener lost its connection; reconnecting")
+            finally:
+                await con.close(timeout=2)

@@ -1,0 +1,88 @@
+"""The ingestor as one background service: registry listener, MQTT consumer, live publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+import anyio
+from broadcaster import Broadcast
+
+from ..config import Settings
+from ..domain.ratelimit import RateLimiter
+from ..domain.readings import StoredReading
+from ..realtime.events import ReadingsEvent, encode_event, reading_event, readings_channel
+from ..store.db import Database
+from . import metrics
+from .consumer import IngestOptions, run_ingestor
+from .pipeline import Pipeline, ReadingListener
+from .registry import SensorRegistry
+
+__all__ = ["Ingestor"]
+
+log = logging.getLogger(__name__)
+
+
+class Ingestor:
+    """Owns everything ingestion needs; run it in the app lifespan's task group."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        broadcast: Broadcast,
+        listeners: Sequence[ReadingListener] = (),
+        *,
+        options: IngestOptions | None = None,
+        live_queue_size: int = 1_000,
+    ) -> None:
+        assert settings.mqtt is not None, "ingestion needs MQTT_URL"
+        self.settings = settings
+        self.broadcast = broadcast
+        self.listeners = list(listeners)
+        self.options = options or IngestOptions()
+        self.registry = SensorRegistry()
+        self.pipeline = Pipeline(
+            db, self.registry, RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst)
+        )
+        # Live events wait here; if publishing lags, the oldest batches are dropped (counted),
+        # never the ingestor slowed.
+        self._live: asyncio.Queue[list[StoredReading]] = asyncio.Queue(maxsize=live_queue_size)
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self.registry.listen, self.settings.database_url.get())
+            tasks.start_soon(self._publish_live)
+            tasks.start_soon(
+                run_ingestor, self.settings.mqtt, self.pipeline, self._handoff, self.options
+            )
+
+    async def _handoff(self, stored: list[StoredReading]) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(stored)
+            except Exception:
+                log.exception("reading listener %r failed", listener)
+        while True:
+            try:
+                self._live.put_nowait(stored)
+                return
+            except asyncio.QueueFull:
+                dropped = self._live.get_nowait()
+                metrics.PUBLISH_DROPPED.inc(len(dropped))
+
+    async def _publish_live(self) -> None:
+        while True:
+            stored = await self._live.get()
+            by_org: dict[object, list] = defaultdict(list)
+            for r in stored:
+                by_org[r.organization_id].append(reading_event(r))
+            for org, events in by_org.items():
+                message = encode_event(ReadingsEvent(kind="readings", readings=events))
+                try:
+                    await self.broadcast.publish(channel=readings_channel(org), message=message)
+                except Exception:
+                    metrics.PUBLISH_DROPPED.inc(len(events))
+                    log.exception("could not publish live readings")

@@ -1,0 +1,1 @@
+"""Live events: typed messages on per-organization broadcast channels."""

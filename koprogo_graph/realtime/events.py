@@ -1,0 +1,123 @@
+"""Broadcast events: typed JSON messages on per-organization channels (SPEC §8).
+
+Every message is a TypedDict with a ``kind`` discriminator. Readings travel in batches (one
+message per organization per ingest batch) so that 10,000 readings/s is not 10,000 Redis
+publishes/s.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Literal, TypedDict
+
+from ..domain.readings import StoredReading
+
+__all__ = [
+    "AlertEvent",
+    "Event",
+    "ReadingEvent",
+    "ReadingsEvent",
+    "ResyncEvent",
+    "SensorStatusEvent",
+    "alerts_channel",
+    "decode_event",
+    "encode_event",
+    "reading_event",
+    "readings_channel",
+    "sensors_channel",
+]
+
+
+def readings_channel(organization_id: uuid.UUID | str) -> str:
+    return f"koprogo:org:{organization_id}:readings"
+
+
+def alerts_channel(organization_id: uuid.UUID | str) -> str:
+    return f"koprogo:org:{organization_id}:alerts"
+
+
+def sensors_channel(organization_id: uuid.UUID | str) -> str:
+    return f"koprogo:org:{organization_id}:sensors"
+
+
+class ReadingEvent(TypedDict):
+    sensorId: str
+    organizationId: str
+    buildingId: str
+    unitId: str | None
+    deviceId: str
+    sensorType: str
+    readingKind: str
+    timestamp: str
+    value: float
+    rawValue: float
+    unitOfMeasure: str
+    batteryLevel: int | None
+    signalStrength: int | None
+    quality: str
+    isAnomaly: bool
+    anomalyReason: str | None
+    receivedAt: str
+
+
+class ReadingsEvent(TypedDict):
+    kind: Literal["readings"]
+    readings: list[ReadingEvent]
+
+
+class AlertEvent(TypedDict):
+    kind: Literal["alert"]
+    alert: dict[str, Any]  # the alert row, camelCase, JSON-ready
+
+
+class SensorStatusEvent(TypedDict):
+    kind: Literal["sensor"]
+    sensor: dict[str, Any]  # the sensor row, camelCase, JSON-ready
+
+
+class ResyncEvent(TypedDict):
+    """Sent locally to subscribers after the broadcast backend reconnected: events may be lost."""
+
+    kind: Literal["resync"]
+
+
+Event = ReadingsEvent | AlertEvent | SensorStatusEvent | ResyncEvent
+
+
+def reading_event(r: StoredReading) -> ReadingEvent:
+    return ReadingEvent(
+        sensorId=str(r.sensor_id),
+        organizationId=str(r.organization_id),
+        buildingId=str(r.building_id),
+        unitId=str(r.unit_id) if r.unit_id else None,
+        deviceId=r.device_id,
+        sensorType=r.sensor_type,
+        readingKind=r.reading_kind,
+        timestamp=r.ts.isoformat(),
+        value=r.value,
+        rawValue=r.raw_value,
+        unitOfMeasure=r.unit_of_measure,
+        batteryLevel=r.battery_level,
+        signalStrength=r.signal_strength,
+        quality=r.quality,
+        isAnomaly=r.is_anomaly,
+        anomalyReason=r.anomaly_reason,
+        receivedAt=r.received_at.isoformat(),
+    )
+
+
+def encode_event(event: Event) -> str:
+    return json.dumps(event, separators=(",", ":"), default=str)
+
+
+def decode_event(message: str) -> Event:
+    event = json.loads(message)
+    if not isinstance(event, dict) or event.get("kind") not in (
+        "readings",
+        "alert",
+        "sensor",
+        "resync",
+    ):
+        raise ValueError("not a koprogo event")
+    return event  # type: ignore[return-value]
