@@ -26,7 +26,9 @@ READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $af
   }
 }"""
 BURST = 50
-REJECTED = "query { rejectedMessages(first: 100) { reason topic detail payloadExcerpt receivedAt } }"
+REJECTED = (
+    "query { rejectedMessages(first: 100) { reason topic detail payloadExcerpt receivedAt } }"
+)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +51,9 @@ async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
 
         async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
             return response.json()
 
         yield post
@@ -91,9 +95,18 @@ async def make_sensor(gql, token, org, **extra) -> dict:
     building = extra.pop("buildingId", str(uuid.uuid4()))
     body = await gql(
         CREATE,
-        {"input": {"buildingId": building, "deviceId": extra.pop("deviceId", f"DEV-{uuid.uuid4().hex[:8]}"),
-                   "type": "COLD_WATER", "manufacturer": "Kamstrup", "model": "M21",
-                   "location": "Cave", "samplingInterval": 60, **extra}},
+        {
+            "input": {
+                "buildingId": building,
+                "deviceId": extra.pop("deviceId", f"DEV-{uuid.uuid4().hex[:8]}"),
+                "type": "COLD_WATER",
+                "manufacturer": "Kamstrup",
+                "model": "M21",
+                "location": "Cave",
+                "samplingInterval": 60,
+                **extra,
+            }
+        },
         token(org),
     )
     assert "errors" not in body, body
@@ -123,8 +136,11 @@ async def test_a_published_reading_is_stored_calibrated_and_graded(
 ):
     sensor = await make_sensor(gql_ingest, token, org, calibrationFactor=1.5, alertThresholdMax=100)
     ts = now_iso(-5)
-    await publish(mqtt_publisher, sensor["mqttTopic"],
-                  {"timestamp": ts, "value": 80.0, "battery_level": 15, "signal_strength": -70})
+    await publish(
+        mqtt_publisher,
+        sensor["mqttTopic"],
+        {"timestamp": ts, "value": 80.0, "battery_level": 15, "signal_strength": -70},
+    )
 
     page = await wait_for_readings(gql_ingest, token, org, sensor["id"], 1)
     node = page["edges"][0]["node"]
@@ -136,13 +152,18 @@ async def test_a_published_reading_is_stored_calibrated_and_graded(
     assert node["unitOfMeasure"] == "m3"
     assert datetime.fromisoformat(node["timestamp"]) == datetime.fromisoformat(ts)
 
-    body = await gql_ingest("query($id: ID!) { sensor(id: $id) { lastValue lastBatteryLevel lastReadingAt } }",
-                            {"id": sensor["id"]}, token(org))
+    body = await gql_ingest(
+        "query($id: ID!) { sensor(id: $id) { lastValue lastBatteryLevel lastReadingAt } }",
+        {"id": sensor["id"]},
+        token(org),
+    )
     assert body["data"]["sensor"]["lastValue"] == 120.0
     assert body["data"]["sensor"]["lastBatteryLevel"] == 15
 
 
-async def test_redelivered_and_duplicated_readings_are_stored_once(gql_ingest, token, org, mqtt_publisher):
+async def test_redelivered_and_duplicated_readings_are_stored_once(
+    gql_ingest, token, org, mqtt_publisher
+):
     sensor = await make_sensor(gql_ingest, token, org)
     ts = now_iso(-30)
     reading = {"timestamp": ts, "value": 12.5}
@@ -203,7 +224,9 @@ async def test_hostile_payloads_are_rejected_by_reason_and_never_block_the_next_
     assert other["data"]["rejectedMessages"] == []
 
 
-async def test_topics_naming_unknown_or_foreign_things_are_rejected(gql_ingest, token, org, mqtt_publisher):
+async def test_topics_naming_unknown_or_foreign_things_are_rejected(
+    gql_ingest, token, org, mqtt_publisher
+):
     sensor = await make_sensor(gql_ingest, token, org, deviceId="KNOWN-1")
     building = sensor["mqttTopic"].split("/")[2]
     reading = {"timestamp": now_iso(-3), "value": 1.0}
@@ -222,10 +245,15 @@ async def test_topics_naming_unknown_or_foreign_things_are_rejected(gql_ingest, 
     assert reasons == ["bad_id", "building_mismatch", "unknown_sensor"]
 
 
-async def test_inactive_sensors_are_refused_and_calibration_changes_apply(gql_ingest, token, org, mqtt_publisher):
+async def test_inactive_sensors_are_refused_and_calibration_changes_apply(
+    gql_ingest, token, org, mqtt_publisher
+):
     sensor = await make_sensor(gql_ingest, token, org)
-    await gql_ingest('mutation($id: ID!) { updateSensor(id: $id, input: {status: INACTIVE}) { id } }',
-                     {"id": sensor["id"]}, token(org))
+    await gql_ingest(
+        "mutation($id: ID!) { updateSensor(id: $id, input: {status: INACTIVE}) { id } }",
+        {"id": sensor["id"]},
+        token(org),
+    )
     await publish(mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-9), "value": 1.0})
 
     async def rejected():
@@ -234,10 +262,16 @@ async def test_inactive_sensors_are_refused_and_calibration_changes_apply(gql_in
 
     assert [r["reason"] for r in await eventually(rejected)] == ["sensor_inactive"]
 
-    await gql_ingest('mutation($id: ID!) { updateSensor(id: $id, input: {status: ACTIVE}) { id } }',
-                     {"id": sensor["id"]}, token(org))
-    await gql_ingest("mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 2) { id } }",
-                     {"id": sensor["id"]}, token(org))
+    await gql_ingest(
+        "mutation($id: ID!) { updateSensor(id: $id, input: {status: ACTIVE}) { id } }",
+        {"id": sensor["id"]},
+        token(org),
+    )
+    await gql_ingest(
+        "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 2) { id } }",
+        {"id": sensor["id"]},
+        token(org),
+    )
     await publish(mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-1), "value": 4.0})
     page = await wait_for_readings(gql_ingest, token, org, sensor["id"], 1)
     assert page["edges"][0]["node"]["value"] == 8.0
@@ -247,7 +281,9 @@ async def test_a_flooding_sensor_is_rate_limited(gql_ingest, token, org, mqtt_pu
     sensor = await make_sensor(gql_ingest, token, org)
     sent = BURST + 20
     for i in range(sent):
-        await publish(mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-100 + i), "value": float(i)})
+        await publish(
+            mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-100 + i), "value": float(i)}
+        )
 
     async def settled():
         rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
@@ -267,8 +303,17 @@ async def test_readings_paginate_with_keyset_cursors(gql_ingest, token, org, mqt
 
     values, after = [], None
     while True:
-        body = await gql_ingest(READINGS, {"id": sensor["id"], "from": now_iso(-3600), "to": now_iso(60),
-                                           "first": 3, "after": after}, token(org))
+        body = await gql_ingest(
+            READINGS,
+            {
+                "id": sensor["id"],
+                "from": now_iso(-3600),
+                "to": now_iso(60),
+                "first": 3,
+                "after": after,
+            },
+            token(org),
+        )
         page = body["data"]["readings"]
         values += [e["node"]["value"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -285,10 +330,19 @@ async def test_readings_of_another_organization_are_invisible_and_bad_ranges_ref
     await wait_for_readings(gql_ingest, token, org, sensor["id"], 1)
 
     foreign = await readings_of(gql_ingest, token, uuid.uuid4(), sensor["id"])
-    assert foreign == {"totalCount": 0, "edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert foreign == {
+        "totalCount": 0,
+        "edges": [],
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+    }
 
-    body = await gql_ingest(READINGS, {"id": sensor["id"], "from": now_iso(), "to": now_iso(-60)}, token(org))
-    assert error_codes(body) == ["BAD_USER_INPUT"] and body["errors"][0]["extensions"]["field"] == "from"
+    body = await gql_ingest(
+        READINGS, {"id": sensor["id"], "from": now_iso(), "to": now_iso(-60)}, token(org)
+    )
+    assert (
+        error_codes(body) == ["BAD_USER_INPUT"]
+        and body["errors"][0]["extensions"]["field"] == "from"
+    )
 
 
 async def test_metrics_count_ingested_and_rejected_readings(ingest_server):
