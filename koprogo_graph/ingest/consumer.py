@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiomqtt
-import asyncpg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..config import MqttSettings
 from ..domain.readings import StoredReading
+from ..store.db import is_transient
 from . import metrics
 from .pipeline import Incoming, Pipeline
 from .topic import subscription_filter
@@ -33,19 +33,6 @@ from .topic import subscription_filter
 __all__ = ["IngestOptions", "run_ingestor"]
 
 log = logging.getLogger(__name__)
-
-# Errors after which a database write is retried rather than the message dropped.
-RETRYABLE_DB_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.AdminShutdownError,
-    asyncpg.TooManyConnectionsError,
-)
 
 Handoff = Callable[[list[StoredReading]], Awaitable[None]]
 
@@ -91,9 +78,9 @@ async def run_ingestor(
     while True:
         try:
             async with _client(mqtt, options) as client:
+                await client.subscribe(subscription_filter(mqtt.share_group), qos=1)
                 metrics.MQTT_CONNECTED.set(1)
                 backoff = 0.5
-                await client.subscribe(subscription_filter(mqtt.share_group), qos=1)
                 log.info("ingestor subscribed on %s:%d as %s", mqtt.host, mqtt.port, mqtt.client_id)
                 await _consume(client, pipeline, handoff, options)
         except aiomqtt.MqttError as exc:
@@ -139,7 +126,7 @@ async def _process(
     plan = pipeline.plan(incoming, sensors)
     try:
         stored = await _retrying("write batch", lambda: pipeline.write(plan))
-    except asyncpg.PostgresError:
+    except Exception:
         log.exception(
             "database refused a batch of %d readings; writing it piecemeal", len(plan.rows)
         )
@@ -161,7 +148,9 @@ async def _retrying(what: str, attempt: Callable[[], Awaitable]) -> object:
     while True:
         try:
             return await attempt()
-        except RETRYABLE_DB_ERRORS as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
             log.warning(
                 "database unavailable during %s (%s); retrying in %.1fs", what, exc, backoff
             )

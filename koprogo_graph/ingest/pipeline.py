@@ -16,15 +16,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
 from ..domain.payload import DeviceReading, Rejection, RejectReason, parse_payload
 from ..domain.quality import grade
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
 from ..store import readings as readings_store
 from ..store import rejections as rejections_store
-from ..store.db import Database
+from ..store.db import Database, is_transient
 from . import metrics
 from .registry import SensorInfo, SensorRegistry
 from .topic import ReadingTopic, organization_of, parse_topic
@@ -195,13 +193,17 @@ class Pipeline:
         for row, info in zip(plan.rows, plan.sensors, strict=True):
             try:
                 stored += await self.write(BatchPlan(rows=[row], sensors=[info]))
-            except asyncpg.PostgresError as exc:
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
                 log.error("database refused a reading of %s at %s: %s", info.device_id, row.ts, exc)
                 metrics.REJECTED.labels(RejectReason.INTERNAL.value).inc()
         for rejection in plan.rejections:
             try:
                 await self.write(BatchPlan(rejections=[rejection]))
-            except asyncpg.PostgresError as exc:
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
                 log.error("database refused to record a rejection on %r: %s", rejection.topic, exc)
         return stored
 

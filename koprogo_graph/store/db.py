@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-__all__ = ["Database", "open_database"]
+__all__ = ["Database", "is_transient", "open_database"]
 
 API_ROLE = "koprogo_app"
 SYSTEM_ROLE = "koprogo_system"
@@ -29,6 +29,22 @@ async def _init_connection(con: asyncpg.Connection, role: str) -> None:
     await con.execute(f"SET ROLE {role}")
     for name in ("json", "jsonb"):
         await con.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+# SQLSTATE classes that mean "this data can never be written" (data exception, integrity,
+# syntax or access rule, program limit): retrying would loop forever on a poison batch.
+_POISON_CLASSES = frozenset({"22", "23", "42", "54"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when a database step may succeed if tried again (outage, restart, lost connection)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return (exc.sqlstate or "")[:2] not in _POISON_CLASSES
+    # A connection dropped mid-operation surfaces as OSError, a timeout, or asyncpg's
+    # InterfaceError / InternalClientError ("cannot switch to state ...") on release.
+    return isinstance(
+        exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    )
 
 
 @dataclass(slots=True)

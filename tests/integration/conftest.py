@@ -97,7 +97,9 @@ class RunningServer:
         return self.graphql_url.replace("http://", "ws://")
 
 
-async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
+async def start_server(
+    settings: Settings,
+) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     """Serve the real app with uvicorn on a free loopback port, in this event loop."""
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
@@ -162,7 +164,9 @@ async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 def graphql(http: httpx.AsyncClient) -> Callable[..., Any]:
     """POST a GraphQL operation over real HTTP; return the JSON body."""
 
-    async def post(query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict:
+    async def post(
+        query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers

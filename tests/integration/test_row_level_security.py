@@ -21,11 +21,19 @@ async def _sensor(con, org, device):
     rows = await store.insert_many(
         con,
         org,
-        [{
-            "building_id": uuid.uuid4(), "device_id": device, "type": "GAS",
-            "reading_kind": "CUMULATIVE", "manufacturer": "Itron", "model": "G4",
-            "location": "Cave", "unit_of_measure": "m3", "sampling_interval": 900,
-        }],
+        [
+            {
+                "building_id": uuid.uuid4(),
+                "device_id": device,
+                "type": "GAS",
+                "reading_kind": "CUMULATIVE",
+                "manufacturer": "Itron",
+                "model": "G4",
+                "location": "Cave",
+                "unit_of_measure": "m3",
+                "sampling_interval": 900,
+            }
+        ],
     )
     return rows[0]
 

@@ -53,7 +53,9 @@ async def create(graphql, token, org, building, device_id="KAM-1", **extra) -> d
     return body["data"]["createSensor"]
 
 
-async def test_syndic_creates_a_sensor_with_derived_topic_and_type_defaults(graphql, token, org, building):
+async def test_syndic_creates_a_sensor_with_derived_topic_and_type_defaults(
+    graphql, token, org, building
+):
     sensor = await create(graphql, token, org, building, alertThresholdMax=50.0)
 
     assert sensor["organizationId"] == str(org)
@@ -81,14 +83,18 @@ async def test_owner_reads_but_cannot_write(graphql, token, org, building):
     write = await graphql(CREATE, {"input": sensor_input(building, "X")}, token(org, "owner"))
     assert error_codes(write) == ["FORBIDDEN"]
     delete = await graphql(
-        "mutation($id: ID!) { deleteSensor(id: $id) }", {"id": sensor["id"]}, token(org, "accountant")
+        "mutation($id: ID!) { deleteSensor(id: $id) }",
+        {"id": sensor["id"]},
+        token(org, "accountant"),
     )
     assert error_codes(delete) == ["FORBIDDEN"]
 
 
 async def test_missing_expired_and_forged_tokens_are_unauthenticated(graphql, token, org):
     assert error_codes(await graphql(SENSORS)) == ["UNAUTHENTICATED"]
-    assert error_codes(await graphql(SENSORS, token=token(org, expires_in=-10))) == ["UNAUTHENTICATED"]
+    assert error_codes(await graphql(SENSORS, token=token(org, expires_in=-10))) == [
+        "UNAUTHENTICATED"
+    ]
     forged = token(org, secret="not-the-secret-at-all-0123456789")
     assert error_codes(await graphql(SENSORS, token=forged)) == ["UNAUTHENTICATED"]
 
@@ -99,7 +105,9 @@ async def test_user_without_organization_is_forbidden(graphql, token):
 
 async def test_me_reflects_the_token(graphql, token, org):
     user = uuid.uuid4()
-    body = await graphql("{ me { userId organizationId role email } }", token=token(org, "owner", user_id=user))
+    body = await graphql(
+        "{ me { userId organizationId role email } }", token=token(org, "owner", user_id=user)
+    )
     assert body["data"]["me"] == {
         "userId": str(user),
         "organizationId": str(org),
@@ -116,7 +124,9 @@ async def test_pagination_walks_every_sensor_once_with_filters(graphql, token, o
 
     seen, after = [], None
     while True:
-        body = await graphql(SENSORS, {"first": 2, "after": after, "buildingId": str(building)}, token(org))
+        body = await graphql(
+            SENSORS, {"first": 2, "after": after, "buildingId": str(building)}, token(org)
+        )
         page = body["data"]["sensors"]
         assert page["totalCount"] == 5
         seen += [e["node"]["deviceId"] for e in page["edges"]]
@@ -181,7 +191,9 @@ async def test_duplicate_device_id_is_refused_within_an_org_but_free_across_orgs
 
 async def test_import_is_all_or_nothing(graphql, token, org, building):
     await create(graphql, token, org, building, "EXISTING")
-    mutation = "mutation($input: [CreateSensorInput!]!) { importSensors(input: $input) { deviceId } }"
+    mutation = (
+        "mutation($input: [CreateSensorInput!]!) { importSensors(input: $input) { deviceId } }"
+    )
 
     clash = [sensor_input(building, "NEW-1"), sensor_input(building, "EXISTING")]
     body = await graphql(mutation, {"input": clash}, token(org))
@@ -205,12 +217,16 @@ async def test_update_calibrate_configure_and_delete(graphql, token, org, buildi
     sid = sensor["id"]
 
     body = await graphql(
-        "mutation($id: ID!) { updateSensor(id: $id, input: {location: \"Chaufferie\", status: MAINTENANCE})"
+        'mutation($id: ID!) { updateSensor(id: $id, input: {location: "Chaufferie", status: MAINTENANCE})'
         " { location status deviceId } }",
         {"id": sid},
         token(org),
     )
-    assert body["data"]["updateSensor"] == {"location": "Chaufferie", "status": "MAINTENANCE", "deviceId": "KAM-1"}
+    assert body["data"]["updateSensor"] == {
+        "location": "Chaufferie",
+        "status": "MAINTENANCE",
+        "deviceId": "KAM-1",
+    }
 
     body = await graphql(
         "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 1.02) { calibrationFactor } }",
@@ -256,7 +272,7 @@ async def test_another_organizations_sensor_is_indistinguishable_from_a_missing_
     for sid in (theirs["id"], missing):
         assert (await graphql(SENSOR, {"id": sid}, token(me)))["data"]["sensor"] is None
         for mutation in (
-            "mutation($id: ID!) { updateSensor(id: $id, input: {location: \"x\"}) { id } }",
+            'mutation($id: ID!) { updateSensor(id: $id, input: {location: "x"}) { id } }',
             "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 2) { id } }",
             "mutation($id: ID!) { configureAlerts(id: $id, input: {thresholdMax: 1}) { id } }",
             "mutation($id: ID!) { deleteSensor(id: $id) }",

@@ -45,7 +45,9 @@ async def test_expected_errors_keep_their_code_and_message():
 async def test_invalid_documents_are_bad_user_input_naming_the_argument():
     result = await schema.execute('{ picky(first: "many") }')
     assert result.errors[0].extensions == {"code": "BAD_USER_INPUT", "field": "first"}
-    result = await schema.execute("query($n: Int!) { picky(first: $n) }", variable_values={"n": "x"})
+    result = await schema.execute(
+        "query($n: Int!) { picky(first: $n) }", variable_values={"n": "x"}
+    )
     assert result.errors[0].extensions["code"] == "BAD_USER_INPUT"
     assert result.errors[0].extensions["field"] == "n"
 
