@@ -58,9 +58,12 @@ class MqttSettings:
     password: Secret | None = None
     client_id: str = ""
     share_group: str = "koprogo-ingest"
+    protocol: str = "5"  # "5", or "3.1.1" (cheaper to decode; flow control left to the broker)
 
     @classmethod
-    def from_url(cls, url: str, *, client_id: str, share_group: str) -> MqttSettings:
+    def from_url(
+        cls, url: str, *, client_id: str, share_group: str, protocol: str = "5"
+    ) -> MqttSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(
@@ -79,6 +82,7 @@ class MqttSettings:
             password=Secret(parts.password) if parts.password else None,
             client_id=client_id,
             share_group=share_group,
+            protocol=protocol,
         )
 
 
@@ -136,6 +140,7 @@ class Settings:
                 mqtt_url,
                 client_id=client_id,
                 share_group=env.get("KOPROGO_MQTT_GROUP", "koprogo-ingest"),
+                protocol=_choice(env, "KOPROGO_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),
             )
             if mqtt_url
             else None,
@@ -168,6 +173,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(f"{name} has value {raw!r}: not a valid boolean (true/false)")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} has value {value!r}: expected one of {', '.join(allowed)}")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:

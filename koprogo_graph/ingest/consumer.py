@@ -47,20 +47,28 @@ class IngestOptions:
 
 
 def _client(mqtt: MqttSettings, options: IngestOptions) -> aiomqtt.Client:
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = options.session_expiry_seconds
-    props.ReceiveMaximum = options.receive_maximum
+    session: dict = {}
+    if mqtt.protocol == "5":
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = options.session_expiry_seconds
+        props.ReceiveMaximum = options.receive_maximum
+        session = {
+            "protocol": aiomqtt.ProtocolVersion.V5,
+            "clean_start": False,
+            "properties": props,
+        }
+    else:
+        # MQTT 3.1.1: the broker's max_inflight_messages bounds what is unacknowledged.
+        session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
     client = aiomqtt.Client(
         mqtt.host,
         mqtt.port,
         username=mqtt.username,
         password=mqtt.password.get() if mqtt.password else None,
         identifier=mqtt.client_id,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False,
-        properties=props,
         keepalive=options.keepalive,
         tls_context=ssl.create_default_context() if mqtt.tls else None,
+        **session,
     )
     # Before connecting: a resumed session's redeliveries arrive right after CONNACK.
     client._client.manual_ack_set(True)

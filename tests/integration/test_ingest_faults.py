@@ -224,6 +224,7 @@ async def test_the_ingestor_reconnects_after_the_broker_restarts(
                 async with httpx.AsyncClient() as client:
                     text = (await client.get(f"{service.url}/metrics")).text
                 return f"koprogo_mqtt_connected {state}" in text
+
             return check
 
         await publish(now - timedelta(minutes=2))

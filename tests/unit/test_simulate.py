@@ -34,4 +34,7 @@ def test_every_simulated_payload_is_valid_and_meters_only_grow():
 
 def test_a_leak_keeps_night_flow_above_zero():
     night = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-    assert all(water_flow_lph(night + timedelta(minutes=m), leak_lph=12.0) >= 12.0 for m in range(0, 120, 5))
+    assert all(
+        water_flow_lph(night + timedelta(minutes=m), leak_lph=12.0) >= 12.0
+        for m in range(0, 120, 5)
+    )

@@ -1,0 +1,58 @@
+"""Shared pieces of the benchmarks: a fresh database, a private broker, the service process."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import asyncpg
+
+from koprogo_graph.migrate import apply_migrations
+
+ADMIN_DSN = os.environ.get("KOPROGO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+JWT_SECRET = "benchmark-secret-0123456789abcdef0123"
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {cpus} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+async def fresh_database(name: str) -> str:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    await apply_migrations(dsn)
+    return dsn
+
+
+def private_broker(port: int) -> subprocess.Popen:
+    """Mosquitto with the deployment's queue choices (deploy/mosquitto), no TLS, no persistence."""
+    conf = Path(tempfile.mkdtemp(prefix="koprogo-bench-")) / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 1000000\nmax_inflight_messages 2000\nmessage_size_limit 65536\n"
+    )
+    return subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def service_env(dsn: str, mqtt_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "MQTT_URL": mqtt_url,
+        "KOPROGO_JWT_SECRET": JWT_SECRET,
+        "KOPROGO_ENV": "test",
+        "KOPROGO_LOG_LEVEL": "WARNING",
+        **extra,
+    }
