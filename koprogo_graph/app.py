@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from .config import Settings
 from .migrate import apply_migrations
+from .realtime.hub import open_hub
 from .schema import build_schema
 from .schema.view import GraphQLView
 from .store.db import Database, open_database
@@ -25,6 +26,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
+MAX_SUBSCRIPTIONS = 20  # per websocket connection
 BackgroundService = Callable[[], Awaitable[None]]
 
 
@@ -40,12 +42,6 @@ def _background_services(
     return services
 
 
-@asynccontextmanager
-async def _open_broadcast(url: str) -> AsyncIterator[Broadcast]:
-    async with Broadcast(url) as broadcast:
-        yield broadcast
-
-
 def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     """Build the ASGI app. ``migrate`` applies pending migrations at start-up (under a lock)."""
 
@@ -58,7 +54,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 log.info("applied migrations: %s", ", ".join(applied))
         async with (
             open_database(dsn, pool_size=settings.db_pool_size) as db,
-            _open_broadcast(settings.redis_url or "memory://") as broadcast,
+            open_hub(settings.redis_url or "memory://") as broadcast,
             anyio.create_task_group() as tasks,
         ):
             for service in _background_services(settings, db, broadcast):
@@ -77,7 +73,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    graphql = GraphQLView(build_schema(), graphql_ide="graphiql")
+    graphql = GraphQLView(
+        build_schema(), graphql_ide="graphiql", max_subscriptions_per_connection=MAX_SUBSCRIPTIONS
+    )
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

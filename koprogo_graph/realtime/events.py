@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 from ..domain.readings import StoredReading
@@ -23,8 +25,10 @@ __all__ = [
     "alerts_channel",
     "decode_event",
     "encode_event",
+    "jsonable_row",
     "reading_event",
     "readings_channel",
+    "restore_row",
     "sensors_channel",
 ]
 
@@ -68,12 +72,12 @@ class ReadingsEvent(TypedDict):
 
 class AlertEvent(TypedDict):
     kind: Literal["alert"]
-    alert: dict[str, Any]  # the alert row, camelCase, JSON-ready
+    alert: dict[str, Any]  # the alerts row, as jsonable_row() makes it
 
 
 class SensorStatusEvent(TypedDict):
     kind: Literal["sensor"]
-    sensor: dict[str, Any]  # the sensor row, camelCase, JSON-ready
+    sensor: dict[str, Any]  # the sensors row, as jsonable_row() makes it
 
 
 class ResyncEvent(TypedDict):
@@ -105,6 +109,22 @@ def reading_event(r: StoredReading) -> ReadingEvent:
         anomalyReason=r.anomaly_reason,
         receivedAt=r.received_at.isoformat(),
     )
+
+
+def jsonable_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A database row as JSON-ready values (ids and times as strings), keys unchanged."""
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
+        for k, v in row.items()
+    }
+
+
+def restore_row(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of jsonable_row for what schema types read: ``*_at`` columns become datetimes."""
+    return {
+        k: datetime.fromisoformat(v) if k.endswith("_at") and isinstance(v, str) else v
+        for k, v in payload.items()
+    }
 
 
 def encode_event(event: Event) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ import strawberry
 from ..domain import sensors as domain
 from ..domain.sensors import SensorStatus, SensorType
 from ..errors import BadUserInput, NotFound
+from ..realtime.events import SensorStatusEvent, encode_event, jsonable_row, sensors_channel
 from ..schema.context import Context
 from ..schema.enums import Role
 from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
@@ -27,6 +29,7 @@ from ._args import field_errors, parse_id, parse_optional_id
 
 __all__ = ["SensorMutation", "SensorQuery", "ViewerQuery"]
 
+log = logging.getLogger(__name__)
 Info = strawberry.Info[Context, None]
 
 
@@ -222,14 +225,17 @@ class SensorMutation:
         sensor_id = parse_id(id)
         changes = _changes(input)
         async with info.context.db.tenant(org) as con:
+            before = await store.get(con, org, sensor_id)
+            if before is None:
+                raise NotFound("Sensor")
             try:
                 row = await store.update(con, org, sensor_id, changes)
             except store.DuplicateDeviceId as exc:
                 raise BadUserInput(
                     "deviceId", f"{exc.device_id!r} is already used by another sensor"
                 ) from None
-        if row is None:
-            raise NotFound("Sensor")
+        if row["status"] != before["status"]:
+            await publish_sensor_status(info.context.broadcast, row)
         return Sensor.from_row(row)
 
     @strawberry.mutation(description="Delete a sensor and its readings (syndic, superadmin).")
@@ -270,6 +276,19 @@ class SensorMutation:
             given = _rules(input, rules.get("threshold_min"), rules.get("threshold_max"))
             row = await store.merge_alert_rules(con, org, sensor_id, given)
         return Sensor.from_row(row)
+
+
+async def publish_sensor_status(broadcast: Any, row: Any) -> None:
+    """Tell live subscribers that a sensor's status changed (best effort: the change is stored)."""
+    if broadcast is None:
+        return
+    event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
+    try:
+        await broadcast.publish(
+            channel=sensors_channel(row["organization_id"]), message=encode_event(event)
+        )
+    except Exception:
+        log.exception("could not publish a sensor status change")
 
 
 async def _insert(

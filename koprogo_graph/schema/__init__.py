@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
+from ..resolvers.subscriptions import LiveSubscription
 from .errors import ErrorCodes, is_expected
 
 __all__ = ["build_schema"]
@@ -21,7 +22,7 @@ log = logging.getLogger("koprogo_graph.graphql")
 # Each resolver module contributes its root fields here.
 QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery, ReadingQuery)
 MUTATIONS: tuple[type, ...] = (SensorMutation,)
-SUBSCRIPTIONS: tuple[type, ...] = ()
+SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2_000

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiomqtt
 import asyncpg
 import httpx
 import jwt
@@ -180,6 +181,29 @@ def graphql(http: httpx.AsyncClient) -> Callable[..., Any]:
 def error_codes(body: dict) -> list[str]:
     """The extensions.code of each error in a GraphQL response body."""
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+
+
+BURST = 50  # the ingesting test server's per-sensor burst (rate limit tests overflow it)
+
+
+@pytest.fixture(scope="session")
+async def ingest_server(database_url: str, run_id: str) -> AsyncIterator[RunningServer]:
+    settings = make_settings(
+        database_url,
+        KOPROGO_INGEST="true",
+        KOPROGO_MQTT_CLIENT_ID=f"koprogo-test-ingest-{run_id}",
+        KOPROGO_MQTT_GROUP=f"test-ingest-{run_id}",
+        KOPROGO_RATE_BURST=BURST,
+    )
+    srv, task, running = await start_server(settings)
+    yield running
+    await stop_server(srv, task)
+
+
+@pytest.fixture(scope="session")
+async def mqtt_publisher(run_id: str) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client("127.0.0.1", 1883, identifier=f"test-publisher-{run_id}") as client:
+        yield client
 
 
 __all__ = ["RunningServer", "error_codes", "make_settings", "start_server", "stop_server"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["PrivateMosquitto", "PrivatePostgres", "ServiceProcess", "free_port"]
+__all__ = ["PrivateMosquitto", "PrivatePostgres", "PrivateRedis", "ServiceProcess", "free_port"]
 
 
 def free_port() -> int:
@@ -203,3 +203,38 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+class PrivateRedis:
+    """A Redis of our own on a free port, that a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await _wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

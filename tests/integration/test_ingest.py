@@ -14,7 +14,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from .conftest import RunningServer, error_codes, make_settings, start_server, stop_server
+from .conftest import BURST, RunningServer, error_codes
 
 CREATE = """mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic } }"""
 READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
@@ -25,24 +25,9 @@ READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $af
     pageInfo { hasNextPage endCursor }
   }
 }"""
-BURST = 50
 REJECTED = (
     "query { rejectedMessages(first: 100) { reason topic detail payloadExcerpt receivedAt } }"
 )
-
-
-@pytest.fixture(scope="session")
-async def ingest_server(database_url: str, run_id: str) -> AsyncIterator[RunningServer]:
-    settings = make_settings(
-        database_url,
-        KOPROGO_INGEST="true",
-        KOPROGO_MQTT_CLIENT_ID=f"koprogo-test-ingest-{run_id}",
-        KOPROGO_MQTT_GROUP=f"test-ingest-{run_id}",
-        KOPROGO_RATE_BURST=BURST,
-    )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +42,6 @@ async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
             return response.json()
 
         yield post
-
-
-@pytest.fixture(scope="session")
-async def mqtt_publisher(run_id: str) -> AsyncIterator[aiomqtt.Client]:
-    async with aiomqtt.Client("127.0.0.1", 1883, identifier=f"test-publisher-{run_id}") as client:
-        yield client
 
 
 async def publish(client: aiomqtt.Client, topic: str, payload: object) -> None:

@@ -1,0 +1,132 @@
+"""A broadcaster backend for Redis that survives Redis restarts (SPEC §8b).
+
+broadcaster 0.3.1's own Redis backend starts listening before the first subscription is
+registered (with redis-py 8 it then waits forever) and never reconnects (encode/broadcaster#144).
+This one keeps broadcaster's backend interface and:
+
+* waits for a first subscription before reading, and reads with a timeout so that a channel
+  subscribed later is picked up;
+* on a lost connection, reconnects with capped exponential backoff, subscribes again to every
+  channel, and hands each channel a ``resync`` event, telling its subscribers that events may
+  have been missed while Redis was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from broadcaster import Event
+from broadcaster._backends.base import BroadcastBackend
+from prometheus_client import Counter
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .events import ResyncEvent, encode_event
+
+__all__ = ["RESYNC_MESSAGE", "ResilientRedisBackend"]
+
+log = logging.getLogger(__name__)
+
+RESYNC_MESSAGE = encode_event(ResyncEvent(kind="resync"))
+RECONNECTS = Counter("koprogo_broadcast_reconnects", "Times the Redis subscriber reconnected")
+_LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
+
+
+class ResilientRedisBackend(BroadcastBackend):
+    def __init__(self, url: str, *, max_backoff: float = 10.0) -> None:
+        self._url = url
+        self._max_backoff = max_backoff
+        self._channels: set[str] = set()
+        self._has_channels = asyncio.Event()
+        self._pending: deque[Event] = deque()
+        self._publisher: aioredis.Redis | None = None
+        self._pubsub: Any = None
+
+    async def connect(self) -> None:
+        self._publisher = aioredis.Redis.from_url(self._url)
+        self._pubsub = self._new_pubsub()
+
+    def _new_pubsub(self) -> Any:
+        return aioredis.Redis.from_url(self._url).pubsub(ignore_subscribe_messages=True)
+
+    async def disconnect(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._publisher is not None:
+            await self._publisher.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        try:
+            await self._pubsub.subscribe(channel)
+        except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
+            log.warning("could not subscribe to %s now (%s)", channel, exc)
+        self._has_channels.set()
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if not self._channels:
+            self._has_channels.clear()
+        try:
+            await self._pubsub.unsubscribe(channel)
+        except _LOST:
+            pass
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Publish; a connection that Redis dropped is re-established (three tries)."""
+        assert self._publisher is not None, "connect() first"
+        for attempt in range(3):
+            try:
+                await self._publisher.publish(channel, message)
+                return
+            except _LOST:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def next_published(self) -> Event:
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            await self._has_channels.wait()
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except _LOST as exc:
+                log.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
+                await self._reconnect()
+                continue
+            if message and message.get("type") == "message":
+                data = message["data"]
+                channel = message["channel"]
+                return Event(
+                    channel=channel.decode() if isinstance(channel, bytes) else channel,
+                    message=data.decode() if isinstance(data, bytes) else data,
+                )
+
+    async def _reconnect(self) -> None:
+        """[1] drop the dead connection, [2] retry with backoff until every channel is subscribed
+        again, [3] queue a resync event per channel."""
+        backoff = 0.1
+        while True:
+            try:  # [1]
+                await self._pubsub.aclose()
+            except Exception:  # already broken; nothing to save
+                pass
+            self._pubsub = self._new_pubsub()
+            try:  # [2]
+                if self._channels:
+                    await self._pubsub.subscribe(*self._channels)
+                break
+            except _LOST as exc:
+                log.info("Redis still unavailable (%s); next try in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+        RECONNECTS.inc()
+        log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
+        self._pending.extend(
+            Event(channel=c, message=RESYNC_MESSAGE) for c in self._channels
+        )  # [3]

@@ -1,0 +1,66 @@
+"""GraphQL type for alerts (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+
+__all__ = ["Alert"]
+
+
+@strawberry.type
+class Alert:
+    id: strawberry.ID
+    organization_id: strawberry.ID
+    building_id: strawberry.ID
+    sensor_id: strawberry.ID
+    type: AlertType
+    severity: AlertSeverity
+    status: AlertStatus
+    message: str
+    triggered_at: datetime
+    last_triggered_at: datetime
+    occurrences: int
+    reading_value: float | None
+    threshold_value: float | None
+    email_sent: bool
+    sms_sent: bool
+    push_sent: bool
+    acknowledged_by: strawberry.ID | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolution_note: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Alert:
+        """From an alerts row (or restore_row() of a live event's payload)."""
+
+        def opt_id(value: Any) -> strawberry.ID | None:
+            return strawberry.ID(str(value)) if value else None
+
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            organization_id=strawberry.ID(str(row["organization_id"])),
+            building_id=strawberry.ID(str(row["building_id"])),
+            sensor_id=strawberry.ID(str(row["sensor_id"])),
+            type=AlertType(row["type"]),
+            severity=AlertSeverity(row["severity"]),
+            status=AlertStatus(row["status"]),
+            message=row["message"],
+            triggered_at=row["triggered_at"],
+            last_triggered_at=row["last_triggered_at"],
+            occurrences=row["occurrences"],
+            reading_value=row["reading_value"],
+            threshold_value=row["threshold_value"],
+            email_sent=row["email_sent"],
+            sms_sent=row["sms_sent"],
+            push_sent=row["push_sent"],
+            acknowledged_by=opt_id(row["acknowledged_by"]),
+            acknowledged_at=row["acknowledged_at"],
+            resolved_at=row["resolved_at"],
+            resolution_note=row["resolution_note"],
+        )

@@ -1,0 +1,63 @@
+"""The live-event hub on a real (private) Redis: restarts are survived with a resync, and a
+subscriber that never reads loses only its own oldest events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from koprogo_graph.realtime.events import decode_event
+from koprogo_graph.realtime.hub import DROPPED, Hub
+from koprogo_graph.realtime.redis_backend import RESYNC_MESSAGE
+
+from .processes import PrivateRedis
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis()
+    await server.start()
+    yield server
+    server.stop()
+
+
+async def next_message(subscriber) -> str:
+    return (await asyncio.wait_for(subscriber.get(), 30)).message
+
+
+async def test_subscriptions_resume_by_themselves_after_redis_restarts(redis_server):
+    async with Hub(redis_server.url) as hub, Hub(redis_server.url) as publisher:
+        async with hub.subscribe("koprogo:test:restart") as subscriber:
+            await publisher.publish("koprogo:test:restart", "before")
+            assert await next_message(subscriber) == "before"
+
+            redis_server.stop()
+            await redis_server.start()
+
+            # The subscriber is told it may have missed events...
+            assert await next_message(subscriber) == RESYNC_MESSAGE
+            assert decode_event(RESYNC_MESSAGE)["kind"] == "resync"
+            # ...and events flow again, through a publisher that reconnects too.
+            await publisher.publish("koprogo:test:restart", "after")
+            assert await next_message(subscriber) == "after"
+
+
+async def test_a_subscriber_that_never_reads_does_not_delay_another(redis_server):
+    async with Hub(redis_server.url) as publisher, Hub(redis_server.url) as hub:
+        hub.queue_size = 10
+        dropped_before = DROPPED._value.get()
+        async with (
+            hub.subscribe("koprogo:test:slow") as stalled,
+            hub.subscribe("koprogo:test:slow") as reader,
+        ):
+            for i in range(50):
+                await publisher.publish("koprogo:test:slow", str(i))
+                # The reader keeps up; the stalled one never reads.
+                assert await next_message(reader) == str(i)
+            assert stalled._queue.qsize() == 10
+            assert [stalled._queue.get_nowait().message for _ in range(10)] == [
+                str(i) for i in range(40, 50)
+            ]
+        assert DROPPED._value.get() - dropped_before == 40

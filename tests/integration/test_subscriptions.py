@@ -1,0 +1,258 @@
+"""Live subscriptions over real websockets: both subprotocols, auth refusal, filters, tenant
+isolation, and a second replica (API only) receiving what the ingesting one stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import websockets
+from gql import Client, gql
+from gql.transport.websockets import WebsocketsTransport
+
+from .conftest import RunningServer
+
+CREATE = "mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic buildingId } }"
+READING_ADDED = gql("""subscription($buildingId: ID, $sensorIds: [ID!]) {
+  readingAdded(buildingId: $buildingId, sensorIds: $sensorIds) { sensorId value rawValue timestamp quality unitOfMeasure }
+}""")
+STATUS_CHANGED = gql("subscription { sensorStatusChanged { id status deviceId } }")
+
+
+async def make_sensor(graphql, token, org, building=None, **extra) -> dict:
+    body = await graphql(
+        CREATE,
+        {
+            "input": {
+                "buildingId": str(building or uuid.uuid4()),
+                "deviceId": f"LIVE-{uuid.uuid4().hex[:8]}",
+                "type": "COLD_WATER",
+                "manufacturer": "Kamstrup",
+                "model": "M21",
+                "location": "Cave",
+                "samplingInterval": 60,
+                **extra,
+            }
+        },
+        token(org),
+    )
+    assert "errors" not in body, body
+    return body["data"]["createSensor"]
+
+
+def reading(value: float, seconds_ago: float = 1.0) -> bytes:
+    ts = (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
+    return json.dumps({"timestamp": ts, "value": value}).encode()
+
+
+@asynccontextmanager
+async def live(server: RunningServer, token: str, protocol: str = "graphql-transport-ws"):
+    transport = WebsocketsTransport(
+        url=server.ws_url,
+        init_payload={"Authorization": f"Bearer {token}"},
+        subprotocols=[protocol],
+    )
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+        yield session
+
+
+async def first_events(session, query, count: int, variables=None):
+    events = []
+    async for result in session.subscribe(query, variable_values=variables):
+        events.append(result)
+        if len(events) == count:
+            return events
+    return events
+
+
+async def live_subscriptions(http, server: RunningServer) -> float:
+    """The process's live subscription gauge (shared by the in-process test servers)."""
+    text = (await http.get(f"{server.url}/metrics")).text
+    return next(
+        float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("koprogo_live_subscribers ")
+    )
+
+
+@asynccontextmanager
+async def subscriptions_registered(server: RunningServer, http, count: int):
+    """Around code that starts ``count`` subscriptions: wait until the server holds them."""
+    baseline = await live_subscriptions(http, server)
+    yield
+    for _ in range(400):
+        if await live_subscriptions(http, server) >= baseline + count:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("subscriptions never registered")
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_reading_added_reaches_a_subscriber_on_another_replica(
+    protocol, server, ingest_server, graphql, token, mqtt_publisher, http
+):
+    """The subscriber is on the API-only replica; the reading is ingested by the other one."""
+    org = uuid.uuid4()
+    sensor = await make_sensor(graphql, token, org, calibrationFactor=2.0)
+    async with live(server, token(org, "owner"), protocol) as session:
+        async with subscriptions_registered(server, http, 1):
+            task = asyncio.create_task(first_events(session, READING_ADDED, 1))
+        await mqtt_publisher.publish(sensor["mqttTopic"], reading(21.0), qos=1)
+        (event,) = await asyncio.wait_for(task, 20)
+    assert event["readingAdded"]["sensorId"] == sensor["id"]
+    assert event["readingAdded"]["value"] == 42.0
+    assert event["readingAdded"]["rawValue"] == 21.0
+    assert event["readingAdded"]["unitOfMeasure"] == "m3"
+
+
+@asynccontextmanager
+async def raw_subscription(
+    server: RunningServer, token: str, query: str, variables: dict | None = None
+):
+    """A graphql-transport-ws subscription over a bare websocket; yields a next-payload reader."""
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
+
+        async def next_data() -> dict:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            assert message["type"] == "next", message
+            return message["payload"]["data"]
+
+        yield next_data
+
+
+RAW_READINGS = (
+    "subscription($b: ID, $s: [ID!]) { readingAdded(buildingId: $b, sensorIds: $s) { value } }"
+)
+
+
+async def test_filters_and_tenant_isolation(
+    server, ingest_server, graphql, token, mqtt_publisher, http
+):
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    building = uuid.uuid4()
+    wanted = await make_sensor(graphql, token, mine, building)
+    other_in_building = await make_sensor(graphql, token, mine, building)
+    elsewhere = await make_sensor(graphql, token, mine)
+    foreign = await make_sensor(graphql, token, theirs)
+
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(server, http, 3):
+            by_sensor = await stack.enter_async_context(
+                raw_subscription(server, token(mine), RAW_READINGS, {"s": [wanted["id"]]})
+            )
+            by_building = await stack.enter_async_context(
+                raw_subscription(server, token(mine), RAW_READINGS, {"b": str(building)})
+            )
+            everything = await stack.enter_async_context(
+                raw_subscription(server, token(mine), RAW_READINGS)
+            )
+        # The foreign and unwanted readings go first: a leak or a broken filter would show them first.
+        for sensor, value in (
+            (foreign, 1.0),
+            (elsewhere, 2.0),
+            (other_in_building, 3.0),
+            (wanted, 4.0),
+        ):
+            await mqtt_publisher.publish(sensor["mqttTopic"], reading(value), qos=1)
+
+        assert (await by_sensor())["readingAdded"]["value"] == 4.0
+        assert [(await by_building())["readingAdded"]["value"] for _ in range(2)] == [3.0, 4.0]
+        assert sorted([(await everything())["readingAdded"]["value"] for _ in range(3)]) == [
+            2.0,
+            3.0,
+            4.0,
+        ]
+
+
+async def test_sensor_status_changes_are_pushed(server, graphql, token, http):
+    org = uuid.uuid4()
+    sensor = await make_sensor(graphql, token, org)
+    async with live(server, token(org, "owner")) as session:
+        async with subscriptions_registered(server, http, 1):
+            task = asyncio.create_task(first_events(session, STATUS_CHANGED, 1))
+        body = await graphql(
+            "mutation($id: ID!) { updateSensor(id: $id, input: {status: MAINTENANCE}) { id } }",
+            {"id": sensor["id"]},
+            token(org),
+        )
+        assert "errors" not in body
+        (event,) = await asyncio.wait_for(task, 20)
+    assert event["sensorStatusChanged"] == {
+        "id": sensor["id"],
+        "status": "MAINTENANCE",
+        "deviceId": sensor["mqttTopic"].split("/")[3],
+    }
+
+
+async def refusal(server: RunningServer, payload: dict, protocol: str) -> tuple[list[str], int]:
+    """The message types received after connection_init, and the close code."""
+    types = []
+    async with websockets.connect(server.ws_url, subprotocols=[protocol]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            while True:
+                types.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"])
+        except websockets.ConnectionClosed as closed:
+            return types, closed.rcvd.code
+
+
+BAD_PAYLOADS = [
+    lambda token, org: {},
+    lambda token, org: {"Authorization": "Bearer nonsense"},
+    lambda token, org: {"Authorization": f"Bearer {token(org, expires_in=-5)}"},
+    lambda token, org: {"Authorization": f"Bearer {token(None)}"},
+]
+
+
+@pytest.mark.parametrize("make_payload", BAD_PAYLOADS)
+async def test_connections_without_a_valid_token_are_refused(server, token, make_payload):
+    payload = make_payload(token, uuid.uuid4())
+    # graphql-transport-ws: close 4403 Forbidden, nothing else.
+    assert await refusal(server, payload, "graphql-transport-ws") == ([], 4403)
+    # Legacy graphql-ws has its own refusal: a connection_error message, then the close.
+    types, _ = await refusal(server, payload, "graphql-ws")
+    assert types == ["connection_error"]
+
+
+async def test_a_connection_is_closed_when_its_token_expires(server, token, graphql):
+    org = uuid.uuid4()
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": f"Bearer {token(org, expires_in=2)}"},
+                }
+            )
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { readingAdded { value } }"},
+                }
+            )
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 15)
+    assert closed.value.rcvd.code == 4403
