@@ -44,21 +44,32 @@ async def _events(info: Info, channel_of: Callable[[uuid.UUID], str]) -> AsyncIt
     viewer: Viewer = info.context.viewer
     org = viewer.org()
     broadcast = info.context.broadcast
+    deadline = _loop_time_of(viewer.expires_at)
     async with broadcast.subscribe(channel_of(org)) as subscriber:
         while True:
-            remaining = (viewer.expires_at - datetime.now(UTC)).total_seconds()
             try:
-                event = await asyncio.wait_for(subscriber.get(), timeout=max(remaining, 0.001))
+                # A timer handle, not a task per wait (asyncio.wait_for): cheap with many
+                # subscribers. Never held across the yield below.
+                async with asyncio.timeout_at(deadline):
+                    event = await subscriber.get()
             except TimeoutError:
                 await _close_expired(info)
                 return
-            try:
-                decoded = decode_event(event.message)
-            except ValueError:
-                log.warning("ignoring a malformed event on %s", event.channel)
-                continue
+            # One broadcast event reaches every subscription of the channel: decode it once.
+            decoded = getattr(event, "decoded", None)
+            if decoded is None:
+                try:
+                    decoded = event.decoded = decode_event(event.message)
+                except ValueError:
+                    log.warning("ignoring a malformed event on %s", event.channel)
+                    continue
             if decoded["kind"] != "resync":
                 yield decoded
+
+
+def _loop_time_of(instant: datetime) -> float:
+    loop = asyncio.get_running_loop()
+    return loop.time() + (instant - datetime.now(UTC)).total_seconds()
 
 
 async def _close_expired(info: Info) -> None:

@@ -1,0 +1,146 @@
+"""Live latency benchmark: MQTT publish -> websocket delivery, with N concurrent subscribers.
+
+    .venv/bin/python bench/subscriptions.py --subscribers 1 100 1000 --rate 1000 --seconds 10
+
+One `koprogo-graph serve` process (ingesting, Redis broadcast) on a fresh database and a private
+Mosquitto; readings spread over --buildings buildings of one organization (the worst case: every
+event reaches every subscription of the organization, which filters it); each subscriber is a
+graphql-transport-ws websocket subscribed to one building's readingAdded. Latency is the
+subscriber's receive time minus the reading's device timestamp, set at publish time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+import jwt
+import paho.mqtt.client as paho
+import websockets
+
+from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env
+from ingest import free_port
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def publisher(port: int, topics: list[str], rate: float, seconds: float, stop: threading.Event) -> int:
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-live-{uuid.uuid4().hex[:6]}")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    sent, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        ahead = sent / rate - (time.perf_counter() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+        payload = json.dumps({"timestamp": datetime.now(UTC).isoformat(), "value": float(sent)})
+        client.publish(topics[sent % len(topics)], payload, qos=1)
+        sent += 1
+    client.loop_stop()
+    client.disconnect()
+    return sent
+
+
+async def subscriber(url: str, token: str, building: str, latencies: list[float], ready: asyncio.Event,
+                     counter: list[int], total: int) -> None:
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($b: ID) { readingAdded(buildingId: $b) { timestamp } }",
+            "variables": {"b": building}}}))
+        counter[0] += 1
+        if counter[0] == total:
+            ready.set()
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "next":
+                ts = datetime.fromisoformat(message["payload"]["data"]["readingAdded"]["timestamp"])
+                latencies.append(time.time() - ts.timestamp())
+
+
+async def run_case(args, subscribers: int) -> dict:
+    port = free_port()
+    broker = private_broker(port)
+    dsn = await fresh_database("koprogo_bench_live")
+    org = uuid.uuid4()
+    buildings = [uuid.uuid4() for _ in range(args.buildings)]
+    con = await asyncpg.connect(dsn)
+    await con.executemany(
+        "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
+        " model, location, unit_of_measure, sampling_interval) VALUES ($1, $2, $3, 'TEMPERATURE',"
+        " 'INSTANTANEOUS', 'Bench', 'B', 'x', '°C', 60)",
+        [(org, b, f"L-{i:04d}") for i, b in enumerate(buildings)])
+    await con.close()
+    topics = [f"koprogo/{org}/{b}/L-{i:04d}/readings" for i, b in enumerate(buildings)]
+    http_port = free_port()
+    service = subprocess.Popen(
+        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(http_port)],
+        env=service_env(dsn, f"mqtt://127.0.0.1:{port}", REDIS_URL=args.redis, KOPROGO_INGEST="true",
+                        KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
+                        KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}"))
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{http_port}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
+                            "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+        latencies: list[float] = []
+        ready, counter = asyncio.Event(), [0]
+        url = f"ws://127.0.0.1:{http_port}/graphql"
+        tasks = [asyncio.create_task(subscriber(url, token, str(buildings[i % len(buildings)]), latencies,
+                                                ready, counter, subscribers)) for i in range(subscribers)]
+        await asyncio.wait_for(ready.wait(), 120)
+        await asyncio.sleep(1)  # subscriptions registered server-side
+        sent = await asyncio.to_thread(publisher, port, topics, args.rate, args.seconds, threading.Event())
+        await asyncio.sleep(2)  # stragglers
+        for t in tasks:
+            t.cancel()
+        # Reading n goes to building n % B; subscriber i listens to building i % B.
+        per_building = [sum(1 for n in range(sent) if n % len(buildings) == b) for b in range(len(buildings))]
+        expected = sum(per_building[i % len(buildings)] for i in range(subscribers))
+        return {"subscribers": subscribers, "readings_published": sent,
+                "deliveries": len(latencies), "expected_deliveries": expected,
+                "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1)}
+    finally:
+        service.terminate()
+        service.wait(20)
+        broker.terminate()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--rate", type=float, default=1000.0, help="readings per second in all")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--buildings", type=int, default=100)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join(sys.argv)}")
+    for n in args.subscribers:
+        print(json.dumps(await run_case(args, n)), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
