@@ -15,8 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from .alerts.engine import AlertEngine
+from .alerts.watchdog import Watchdog
 from .config import Settings
 from .migrate import apply_migrations
+from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
 from .schema import build_schema
 from .schema.view import GraphQLView
@@ -34,11 +37,20 @@ def _background_services(
     settings: Settings, db: Database, broadcast: Broadcast
 ) -> list[BackgroundService]:
     """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
-    services: list[BackgroundService] = []
+    engine = AlertEngine(db, broadcast)
+    watchdog = Watchdog(
+        db,
+        broadcast,
+        every=settings.offline_check_seconds,
+        reminder_after=settings.reminder_seconds,
+    )
+    services: list[BackgroundService] = [watchdog.run]
+    if settings.notify:
+        services.append(NotificationSender(settings, db).run)
     if settings.ingest and settings.mqtt is not None:
         from .ingest.service import Ingestor
 
-        services.append(Ingestor(settings, db, broadcast, listeners=[]).run)
+        services.append(Ingestor(settings, db, broadcast, listeners=[engine.on_readings]).run)
     return services
 
 

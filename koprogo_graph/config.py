@@ -103,6 +103,9 @@ class Settings:
     max_page_size: int = 500
     rate_limit: float = 1.0
     rate_burst: float = 10.0
+    reminder_seconds: float = 3600.0
+    notify_retry_seconds: float = 5.0
+    notify: bool = True
 
     @property
     def development(self) -> bool:
@@ -151,6 +154,9 @@ class Settings:
             offline_check_seconds=_number(env, "KOPROGO_OFFLINE_CHECK_SECONDS", 30.0, 0.1, 3600),
             db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
+            notify=_bool(env, "KOPROGO_NOTIFY", True),
+            notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
+            reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 1, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
             rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
         )

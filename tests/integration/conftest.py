@@ -74,6 +74,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "MQTT_URL": MQTT_URL,
         "KOPROGO_MQTT_CLIENT_ID": f"koprogo-test-{RUN_ID}",
         "KOPROGO_MQTT_GROUP": f"koprogo-test-{RUN_ID}",
+        # Only the alert tests' server delivers notifications (it has the test SMTP server).
+        "KOPROGO_NOTIFY": "false",
     }
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     return Settings.from_env(env)

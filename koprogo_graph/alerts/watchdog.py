@@ -1,0 +1,154 @@
+"""Rules on time: sensors gone silent, water that never stops, reminders for critical alerts.
+
+Several replicas may run the watchdog: rows are claimed with ``FOR UPDATE SKIP LOCKED`` and the
+partial unique index allows one unresolved alert per (sensor, type), so exactly one replica acts
+for each sensor and no alert is raised twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..domain.alert_rules import AlertRules, leak_rule, offline_rule
+from ..store import notifications
+from ..store.db import Database, is_transient
+from .actions import apply_verdict, publish_alert_changes
+
+__all__ = ["Watchdog"]
+
+log = logging.getLogger(__name__)
+
+_SILENT_SENSORS = """
+SELECT s.* FROM sensors s
+WHERE s.status = 'ACTIVE' AND s.last_reading_at IS NOT NULL
+  AND s.last_reading_at < now() - make_interval(secs =>
+        coalesce((s.alert_rules->>'offline_after_seconds')::int, 3 * s.sampling_interval))
+  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.sensor_id = s.id AND a.type = 'SENSOR_OFFLINE'
+                  AND a.status <> 'RESOLVED')
+ORDER BY s.id
+FOR UPDATE OF s SKIP LOCKED
+LIMIT 500
+"""
+
+# Hourly consumption of water meters over the last 24 h, by the consumption rule of SPEC §10
+# (each pair of consecutive readings counts for the hour of the later one; a reset counts the
+# later value itself). Hours without readings are absent.
+_HOURLY_WATER = """
+WITH candidates AS (
+    SELECT s.id FROM sensors s
+    WHERE s.status = 'ACTIVE' AND s.type IN ('COLD_WATER', 'HOT_WATER') AND s.reading_kind = 'CUMULATIVE'
+      AND coalesce((s.alert_rules->>'leak_detection')::boolean, true)
+      AND s.last_reading_at > now() - interval '1 hour'
+    ORDER BY s.id FOR UPDATE OF s SKIP LOCKED LIMIT 1000
+), pairs AS (
+    SELECT r.sensor_id, r.ts, r.value - lag(r.value) OVER w AS delta, r.value
+    FROM readings r JOIN candidates c ON c.id = r.sensor_id
+    WHERE r.ts >= date_trunc('hour', now()) - interval '25 hours'
+    WINDOW w AS (PARTITION BY r.sensor_id ORDER BY r.ts)
+)
+SELECT sensor_id, date_trunc('hour', ts) AS hour,
+       sum(CASE WHEN delta < 0 THEN value ELSE delta END) AS consumption
+FROM pairs WHERE delta IS NOT NULL AND ts >= date_trunc('hour', now()) - interval '24 hours'
+  AND ts < date_trunc('hour', now())
+GROUP BY sensor_id, hour
+"""
+
+_REMINDERS = """
+SELECT a.* FROM alerts a
+WHERE a.status = 'OPEN' AND a.severity = 'CRITICAL'
+  AND coalesce(a.last_notified_at, a.triggered_at) < now() - make_interval(secs => $1)
+ORDER BY a.id FOR UPDATE OF a SKIP LOCKED LIMIT 200
+"""
+
+
+class Watchdog:
+    def __init__(
+        self,
+        db: Database,
+        broadcast: Any,
+        *,
+        every: float = 30.0,
+        leak_every: float = 600.0,
+        reminder_after: float = 3600.0,
+    ) -> None:
+        self.db = db
+        self.broadcast = broadcast
+        self.every = every
+        self.leak_every = leak_every
+        self.reminder_after = reminder_after
+
+    async def run(self) -> None:
+        last_leak_check = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.check_offline()
+                await self.send_reminders()
+                if loop.time() - last_leak_check >= self.leak_every:
+                    await self.check_leaks()
+                    last_leak_check = loop.time()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning(
+                    "watchdog: database unavailable (%s); next round in %.0fs", exc, self.every
+                )
+            await asyncio.sleep(self.every)
+
+    async def check_offline(self) -> int:
+        now = datetime.now(UTC)
+        changed = []
+        async with self.db.system() as con:
+            for sensor in await con.fetch(_SILENT_SENSORS):
+                rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
+                verdict = offline_rule(
+                    sensor["last_reading_at"], now, sensor["sampling_interval"], rules
+                )
+                if verdict is not None and rules.enabled:
+                    changed.append(await apply_verdict(con, sensor, verdict, now))
+        await publish_alert_changes(self.broadcast, changed)
+        return len(changed)
+
+    async def check_leaks(self) -> int:
+        now = datetime.now(UTC)
+        hours = [
+            now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h)
+            for h in range(24, 0, -1)
+        ]
+        changed = []
+        async with self.db.system() as con:
+            rows = await con.fetch(_HOURLY_WATER)
+            by_sensor: dict[Any, dict[datetime, float]] = {}
+            for r in rows:
+                by_sensor.setdefault(r["sensor_id"], {})[r["hour"]] = r["consumption"]
+            if not by_sensor:
+                return 0
+            sensors = await con.fetch(
+                "SELECT s.*, (SELECT count(*) FROM alerts a WHERE a.sensor_id = s.id "
+                "AND a.type = 'LEAK_DETECTED' AND a.status <> 'RESOLVED') AS open_leaks "
+                "FROM sensors s WHERE s.id = ANY($1::uuid[])",
+                list(by_sensor),
+            )
+            for sensor in sensors:
+                rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
+                series = [by_sensor[sensor["id"]].get(h) for h in hours]
+                verdict = leak_rule(series, rules)
+                if verdict is None or (
+                    verdict.__class__.__name__ == "Clear" and not sensor["open_leaks"]
+                ):
+                    continue
+                row = await apply_verdict(con, sensor, verdict, now)
+                if row is not None:
+                    changed.append(row)
+        await publish_alert_changes(self.broadcast, changed)
+        return len(changed)
+
+    async def send_reminders(self) -> int:
+        async with self.db.system() as con:
+            due = await con.fetch(_REMINDERS, self.reminder_after)
+            for alert in due:
+                await notifications.enqueue(con, alert, kind="reminder")
+        return len(due)

@@ -1,0 +1,209 @@
+"""Alert rules as pure functions (SPEC §5): what a reading, or a silence, means for a sensor.
+
+Each rule answers with a :class:`Verdict`: raise (type, severity, message, values) or clear.
+The engine turns verdicts into alert rows; nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from .alerts import AlertSeverity, AlertType
+
+__all__ = [
+    "AlertRules",
+    "Clear",
+    "Raise",
+    "battery_rule",
+    "leak_rule",
+    "meter_backwards_rule",
+    "offline_rule",
+    "robust_anomaly",
+    "threshold_rule",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Raise:
+    type: AlertType
+    severity: AlertSeverity
+    message: str
+    reading_value: float | None = None
+    threshold_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
+    type: AlertType
+
+
+Verdict = Raise | Clear | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """A sensor's rule configuration; the stored JSON overrides these defaults."""
+
+    enabled: bool = True
+    threshold_min: float | None = None
+    threshold_max: float | None = None
+    hysteresis_percent: float = 5.0
+    offline_after_seconds: int | None = None
+    battery_warning_percent: int = 20
+    battery_critical_percent: int = 10
+    leak_detection: bool = False
+    leak_window_hours: int = 24
+    leak_night_window: bool = False
+    anomaly_detection: bool = False
+    anomaly_threshold: float = 6.0
+
+    @classmethod
+    def for_sensor(cls, sensor_type: str, stored: Mapping[str, Any] | None) -> AlertRules:
+        """Defaults by type (leak detection on for water meters), then the stored overrides."""
+        base: dict[str, Any] = {"leak_detection": sensor_type in ("COLD_WATER", "HOT_WATER")}
+        known = {f.name for f in fields(cls)}
+        base.update({k: v for k, v in (stored or {}).items() if k in known and v is not None})
+        return cls(**base)
+
+    def offline_after(self, sampling_interval: int) -> timedelta:
+        return timedelta(seconds=self.offline_after_seconds or 3 * sampling_interval)
+
+
+def _beyond(excess: float, limit: float) -> AlertSeverity:
+    """CRITICAL when the value is beyond the threshold by 50 % of it or more."""
+    return AlertSeverity.CRITICAL if excess >= 0.5 * abs(limit) else AlertSeverity.WARNING
+
+
+def threshold_rule(value: float, rules: AlertRules, *, is_open: bool) -> Verdict:
+    """Raise beyond min/max; once open, clear only when back inside by the hysteresis margin,
+    so a value hovering at the threshold does not flap."""
+    if rules.threshold_max is not None and value > rules.threshold_max:
+        limit = rules.threshold_max
+        return Raise(
+            AlertType.THRESHOLD_EXCEEDED,
+            _beyond(value - limit, limit),
+            f"value {value:g} above maximum {limit:g}",
+            value,
+            limit,
+        )
+    if rules.threshold_min is not None and value < rules.threshold_min:
+        limit = rules.threshold_min
+        return Raise(
+            AlertType.THRESHOLD_EXCEEDED,
+            _beyond(limit - value, limit),
+            f"value {value:g} below minimum {limit:g}",
+            value,
+            limit,
+        )
+    if not is_open:
+        return None
+    margin = rules.hysteresis_percent / 100
+    high_ok = rules.threshold_max is None or value <= rules.threshold_max - margin * abs(
+        rules.threshold_max
+    )
+    low_ok = rules.threshold_min is None or value >= rules.threshold_min + margin * abs(
+        rules.threshold_min
+    )
+    return Clear(AlertType.THRESHOLD_EXCEEDED) if high_ok and low_ok else None
+
+
+def battery_rule(level: int | None, rules: AlertRules) -> Verdict:
+    if level is None:
+        return None
+    if level < rules.battery_critical_percent:
+        return Raise(
+            AlertType.LOW_BATTERY,
+            AlertSeverity.CRITICAL,
+            f"battery at {level} %",
+            level,
+            rules.battery_critical_percent,
+        )
+    if level < rules.battery_warning_percent:
+        return Raise(
+            AlertType.LOW_BATTERY,
+            AlertSeverity.WARNING,
+            f"battery at {level} %",
+            level,
+            rules.battery_warning_percent,
+        )
+    return Clear(AlertType.LOW_BATTERY)
+
+
+def meter_backwards_rule(previous: float | None, value: float, reading_kind: str) -> Verdict:
+    """A cumulative meter index that decreases: a fault, a reset or a replaced meter."""
+    if reading_kind != "CUMULATIVE" or previous is None:
+        return None
+    if value < previous:
+        return Raise(
+            AlertType.SENSOR_FAULTY,
+            AlertSeverity.WARNING,
+            f"meter index went backwards from {previous:g} to {value:g}",
+            value,
+            previous,
+        )
+    return None
+
+
+def offline_rule(
+    last_reading_at: datetime | None, now: datetime, sampling_interval: int, rules: AlertRules
+) -> Verdict:
+    silence = rules.offline_after(sampling_interval)
+    if last_reading_at is None or now - last_reading_at < silence:
+        return None
+    minutes = (now - last_reading_at).total_seconds() / 60
+    return Raise(
+        AlertType.SENSOR_OFFLINE,
+        AlertSeverity.WARNING,
+        f"no reading for {minutes:.0f} min (expected every {sampling_interval} s)",
+    )
+
+
+def leak_rule(hourly_consumption: Sequence[float | None], rules: AlertRules) -> Verdict:
+    """Water that never stops: consumption above zero in every hour of the window.
+
+    ``hourly_consumption`` holds the window's hours in order; an hour without data (None) breaks
+    the evidence, so a silent meter is not called a leak (the offline rule covers it).
+    """
+    if not rules.leak_detection or len(hourly_consumption) < rules.leak_window_hours:
+        return None
+    window = hourly_consumption[-rules.leak_window_hours :]
+    if any(c is None for c in window):
+        return None
+    if all(c > 0 for c in window):
+        lowest = min(window)
+        return Raise(
+            AlertType.LEAK_DETECTED,
+            AlertSeverity.CRITICAL,
+            f"water has flowed in every hour of the last {len(window)} h "
+            f"(at least {lowest:g} per hour)",
+            lowest,
+            0.0,
+        )
+    return Clear(AlertType.LEAK_DETECTED)
+
+
+def robust_anomaly(
+    history: Sequence[float], value: float, rules: AlertRules, *, warm_up: int = 30
+) -> Verdict:
+    """A value far from the sensor's own recent behaviour: robust z-score (median, MAD)."""
+    if not rules.anomaly_detection or len(history) < warm_up:
+        return None
+    median = statistics.median(history)
+    mad = statistics.median(abs(x - median) for x in history) * 1.4826
+    if mad == 0 or not math.isfinite(mad):
+        return None
+    score = abs(value - median) / mad
+    if score >= rules.anomaly_threshold:
+        return Raise(
+            AlertType.ANOMALY_DETECTED,
+            AlertSeverity.WARNING,
+            f"value {value:g} is {score:.1f} deviations from the usual {median:g}",
+            value,
+            median,
+        )
+    return Clear(AlertType.ANOMALY_DETECTED)

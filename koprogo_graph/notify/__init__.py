@@ -1,0 +1,1 @@
+"""Alert delivery: e-mail (SMTP) and signed webhooks (SMS/push gateways), from the outbox."""

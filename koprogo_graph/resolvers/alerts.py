@@ -1,0 +1,238 @@
+"""Alerts as a syndic sees and handles them, and where notifications go."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from ..alerts.actions import publish_alert_changes
+from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..errors import BadUserInput, NotFound
+from ..schema.alerts import Alert
+from ..schema.context import Context
+from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from ..store import alerts as store
+from ..store import notifications as notifications_store
+from ._args import parse_id, parse_optional_id
+
+__all__ = ["AlertMutation", "AlertQuery"]
+
+Info = strawberry.Info[Context, None]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: Alert
+
+
+@strawberry.type
+class AlertConnection:
+    total_count: int
+    edges: list[AlertEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class TypeCount:
+    type: AlertType
+    count: int
+
+
+@strawberry.type
+class SeverityCount:
+    severity: AlertSeverity
+    count: int
+
+
+@strawberry.type
+class AlertStatistics:
+    total: int
+    open: int
+    acknowledged: int
+    resolved: int
+    by_type: list[TypeCount]
+    by_severity: list[SeverityCount]
+    mean_time_to_acknowledge_seconds: float | None
+
+
+@strawberry.type
+class NotificationSettings:
+    emails: list[str]
+    webhook_url: str | None
+    has_webhook_secret: bool
+    min_severity: AlertSeverity
+
+
+@strawberry.input
+class NotificationSettingsInput:
+    emails: list[str] = strawberry.field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    min_severity: AlertSeverity = AlertSeverity.WARNING
+
+
+def _filters(info: Info, **given: object) -> dict:
+    f = {k: (v.value if hasattr(v, "value") else v) for k, v in given.items() if v is not None}
+    if "building_id" in f:
+        f["building_id"] = parse_optional_id(f["building_id"], "buildingId")
+    if "sensor_id" in f:
+        f["sensor_id"] = parse_optional_id(f["sensor_id"], "sensorId")
+    if f.get("from") and f.get("to") and f["from"] >= f["to"]:
+        raise BadUserInput("from", "must be before 'to'")
+    return f
+
+
+@strawberry.type
+class AlertQuery:
+    @strawberry.field(description="An alert of your organization, or null.")
+    async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
+        org = info.context.viewer.org()
+        async with info.context.db.tenant(org) as con:
+            row = await store.get(con, org, parse_id(id))
+        return Alert.from_row(row) if row else None
+
+    @strawberry.field(description="Your organization's alerts, newest first.")
+    async def alerts(
+        self,
+        info: Info,
+        status: AlertStatus | None = None,
+        severity: AlertSeverity | None = None,
+        type: AlertType | None = None,
+        building_id: strawberry.ID | None = None,
+        sensor_id: strawberry.ID | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AlertConnection:
+        org = info.context.viewer.org()
+        limit = page_size(first, info.context.settings.max_page_size)
+        filters = _filters(
+            info,
+            status=status,
+            severity=severity,
+            type=type,
+            building_id=building_id,
+            sensor_id=sensor_id,
+            **{"from": from_, "to": to},
+        )
+        keyset = None
+        if after is not None:
+            at, last = decode_cursor(after, 2)
+            try:
+                keyset = (datetime.fromisoformat(at), uuid.UUID(last))
+            except ValueError:
+                raise BadUserInput("after", "is not a cursor returned by this API") from None
+        async with info.context.db.tenant(org) as con:
+            total, rows = await store.list_page(con, org, filters, limit=limit + 1, after=keyset)
+        edges = [
+            AlertEdge(
+                cursor=encode_cursor(r["triggered_at"].isoformat(), r["id"]), node=Alert.from_row(r)
+            )
+            for r in rows[:limit]
+        ]
+        return AlertConnection(
+            total_count=total,
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+    @strawberry.field(description="Counts of your organization's alerts.")
+    async def alert_statistics(
+        self,
+        info: Info,
+        building_id: strawberry.ID | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> AlertStatistics:
+        org = info.context.viewer.org()
+        filters = _filters(info, building_id=building_id, **{"from": from_, "to": to})
+        async with info.context.db.tenant(org) as con:
+            stats = await store.statistics(con, org, filters)
+        t = stats["totals"]
+        return AlertStatistics(
+            total=t["total"],
+            open=t["open"],
+            acknowledged=t["acknowledged"],
+            resolved=t["resolved"],
+            by_type=[TypeCount(type=AlertType(r["type"]), count=r["n"]) for r in stats["by_type"]],
+            by_severity=[
+                SeverityCount(severity=AlertSeverity(r["severity"]), count=r["n"])
+                for r in stats["by_severity"]
+            ],
+            mean_time_to_acknowledge_seconds=float(t["mtta"]) if t["mtta"] is not None else None,
+        )
+
+    @strawberry.field(description="Where your organization's alert notifications go.")
+    async def notification_settings(self, info: Info) -> NotificationSettings | None:
+        org = info.context.viewer.require_manager()
+        async with info.context.db.tenant(org) as con:
+            row = await notifications_store.get_settings(con, org)
+        return _settings(row) if row else None
+
+
+def _settings(row) -> NotificationSettings:
+    return NotificationSettings(
+        emails=list(row["emails"]),
+        webhook_url=row["webhook_url"],
+        has_webhook_secret=bool(row["webhook_secret"]),
+        min_severity=AlertSeverity(row["min_severity"]),
+    )
+
+
+async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -> Alert:
+    viewer = info.context.viewer
+    org = viewer.require_manager()
+    if note is not None and len(note) > 2000:
+        raise BadUserInput("note", "must be at most 2000 characters")
+    async with info.context.db.tenant(org) as con:
+        row = await change(con, org, parse_id(id), viewer.user_id, note)
+    if row is None:
+        raise NotFound("Alert")
+    await publish_alert_changes(info.context.broadcast, [row])
+    return Alert.from_row(row)
+
+
+@strawberry.type
+class AlertMutation:
+    @strawberry.mutation(description="Take an alert in hand (syndic, superadmin).")
+    async def acknowledge_alert(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> Alert:
+        return await _transition(info, id, note, store.acknowledge)
+
+    @strawberry.mutation(description="Close an alert (syndic, superadmin).")
+    async def resolve_alert(self, info: Info, id: strawberry.ID, note: str | None = None) -> Alert:
+        return await _transition(info, id, note, store.resolve)
+
+    @strawberry.mutation(description="Set where alert notifications go (syndic, superadmin).")
+    async def configure_notifications(
+        self, info: Info, input: NotificationSettingsInput
+    ) -> NotificationSettings:
+        org = info.context.viewer.require_manager()
+        emails = [e.strip() for e in input.emails]
+        for i, email in enumerate(emails):
+            if not _EMAIL.match(email):
+                raise BadUserInput(f"emails[{i}]", "is not an e-mail address")
+        if input.webhook_url is not None and not re.match(r"^https?://[^\s]+$", input.webhook_url):
+            raise BadUserInput("webhookUrl", "must be an http(s) URL")
+        async with info.context.db.tenant(org) as con:
+            row = await notifications_store.save_settings(
+                con,
+                org,
+                {
+                    "emails": emails,
+                    "webhook_url": input.webhook_url,
+                    "webhook_secret": input.webhook_secret,
+                    "min_severity": input.min_severity.value,
+                },
+            )
+        return _settings(row)

@@ -1,0 +1,100 @@
+"""Notification settings per organization, and the outbox of deliveries to make."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+__all__ = ["claim_due", "enqueue", "get_settings", "mark_failed", "mark_sent", "save_settings"]
+
+_SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+
+
+async def get_settings(con: asyncpg.Connection, org: uuid.UUID) -> asyncpg.Record | None:
+    return await con.fetchrow("SELECT * FROM notification_settings WHERE organization_id = $1", org)
+
+
+async def save_settings(
+    con: asyncpg.Connection, org: uuid.UUID, values: dict[str, Any]
+) -> asyncpg.Record:
+    return await con.fetchrow(
+        """INSERT INTO notification_settings (organization_id, emails, webhook_url, webhook_secret, min_severity)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (organization_id) DO UPDATE SET emails = EXCLUDED.emails,
+               webhook_url = EXCLUDED.webhook_url, webhook_secret = EXCLUDED.webhook_secret,
+               min_severity = EXCLUDED.min_severity, updated_at = now()
+           RETURNING *""",
+        org,
+        values["emails"],
+        values["webhook_url"],
+        values["webhook_secret"],
+        values["min_severity"],
+    )
+
+
+async def enqueue(con: asyncpg.Connection, alert: Any, kind: str = "alert") -> int:
+    """Queue the deliveries the organization asked for, in the caller's (the alert's) transaction."""
+    settings = await get_settings(con, alert["organization_id"])
+    if (
+        settings is None
+        or _SEVERITY_RANK[alert["severity"]] < _SEVERITY_RANK[settings["min_severity"]]
+    ):
+        return 0
+    channels = [
+        c
+        for c, wanted in (("email", settings["emails"]), ("webhook", settings["webhook_url"]))
+        if wanted
+    ]
+    for channel in channels:
+        await con.execute(
+            "INSERT INTO notification_outbox (organization_id, alert_id, channel, kind) VALUES ($1, $2, $3, $4)",
+            alert["organization_id"],
+            alert["id"],
+            channel,
+            kind,
+        )
+    if channels:
+        await con.execute("UPDATE alerts SET last_notified_at = now() WHERE id = $1", alert["id"])
+    return len(channels)
+
+
+async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Record]:
+    """Due deliveries with their alert, sensor and settings, locked so one sender handles each."""
+    return await con.fetch(
+        """SELECT o.id AS outbox_id, o.channel, o.kind, o.attempts, a.*, s.device_id, s.location AS sensor_location,
+                  n.emails, n.webhook_url, n.webhook_secret
+           FROM notification_outbox o
+           JOIN alerts a ON a.id = o.alert_id
+           JOIN sensors s ON s.id = a.sensor_id
+           JOIN notification_settings n ON n.organization_id = o.organization_id
+           WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
+           ORDER BY o.next_attempt_at, o.id
+           FOR UPDATE OF o SKIP LOCKED
+           LIMIT $1""",
+        limit,
+    )
+
+
+async def mark_sent(
+    con: asyncpg.Connection, outbox_id: int, alert_id: uuid.UUID, channel: str
+) -> None:
+    await con.execute(
+        "UPDATE notification_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
+        outbox_id,
+    )
+    flag = "email_sent" if channel == "email" else "push_sent"
+    await con.execute(f"UPDATE alerts SET {flag} = true WHERE id = $1", alert_id)
+
+
+async def mark_failed(
+    con: asyncpg.Connection, outbox_id: int, error: str, retry_in_seconds: float
+) -> None:
+    await con.execute(
+        "UPDATE notification_outbox SET attempts = attempts + 1, last_error = $2, "
+        "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+        outbox_id,
+        error[:500],
+        retry_in_seconds,
+    )

@@ -1,0 +1,374 @@
+"""The alert engine end to end, with the real broker, database, an SMTP server (aiosmtpd) and an
+HTTP receiver on loopback: the seed scenario, dedup, auto-resolve, offline detection, delivery
+retries, role checks and tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+
+from .conftest import RunningServer, error_codes, make_settings, start_server, stop_server
+from .processes import free_port
+from .test_subscriptions import raw_subscription, subscriptions_registered
+
+ALERT_FIELDS = (
+    "id type severity status occurrences readingValue thresholdValue emailSent pushSent message"
+)
+SECRET = "webhook-secret-for-tests"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+
+
+class Receiver:
+    """An HTTP endpoint that records webhook deliveries; it can be told to fail."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict]] = []
+        self.failures_left = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status = 200
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            status = 503
+        else:
+            self.received.append((body, {k.decode(): v.decode() for k, v in scope["headers"]}))
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture(scope="module")
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    app = Receiver()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield app, f"http://127.0.0.1:{port}/hook"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="module")
+async def alert_server(database_url, run_id, mailbox) -> AsyncIterator[RunningServer]:
+    _, smtp_port = mailbox
+    settings = make_settings(
+        database_url,
+        KOPROGO_INGEST="true",
+        KOPROGO_MQTT_CLIENT_ID=f"koprogo-test-alerts-{run_id}",
+        KOPROGO_MQTT_GROUP=f"test-alerts-{run_id}",
+        SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        KOPROGO_OFFLINE_CHECK_SECONDS="0.2",
+        KOPROGO_NOTIFY_RETRY_SECONDS="0.05",
+        KOPROGO_RATE_BURST="1000",
+        KOPROGO_NOTIFY="true",
+    )
+    srv, task, running = await start_server(settings)
+    yield running
+    await stop_server(srv, task)
+
+
+@pytest.fixture(scope="module")
+async def gq(alert_server) -> AsyncIterator:
+    async with httpx.AsyncClient(base_url=alert_server.url, timeout=30) as client:
+
+        async def post(query, variables=None, token=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return (
+                await client.post(
+                    "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+                )
+            ).json()
+
+        yield post
+
+
+async def eventually(check, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.05)
+
+
+async def setup_org(gq, token, receiver_url, org, **sensor_extra) -> dict:
+    body = await gq(
+        """mutation($input: NotificationSettingsInput!) {
+        configureNotifications(input: $input) { emails webhookUrl hasWebhookSecret minSeverity } }""",
+        {
+            "input": {
+                "emails": ["syndic@example.org"],
+                "webhookUrl": receiver_url,
+                "webhookSecret": SECRET,
+                "minSeverity": "WARNING",
+            }
+        },
+        token(org),
+    )
+    assert body["data"]["configureNotifications"]["hasWebhookSecret"] is True, body
+    body = await gq(
+        "mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic } }",
+        {
+            "input": {
+                "buildingId": str(uuid.uuid4()),
+                "deviceId": f"HW-{uuid.uuid4().hex[:6]}",
+                "type": "HOT_WATER",
+                "readingKind": "INSTANTANEOUS",
+                "manufacturer": "Kamstrup",
+                "model": "Flow",
+                "location": "Chaufferie",
+                "samplingInterval": 60,
+                "alertThresholdMax": 50,
+                **sensor_extra,
+            }
+        },
+        token(org),
+    )
+    assert "errors" not in body, body
+    return body["data"]["createSensor"]
+
+
+def payload(value: float, seconds_ago: float = 1.0, **extra) -> bytes:
+    ts = (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
+    return json.dumps({"timestamp": ts, "value": value, **extra}).encode()
+
+
+async def alerts_of(gq, token, org, sensor_id) -> list[dict]:
+    body = await gq(
+        f"query($s: ID) {{ alerts(sensorId: $s) {{ totalCount edges {{ node {{ {ALERT_FIELDS} }} }} }} }}",
+        {"s": sensor_id},
+        token(org),
+    )
+    return [e["node"] for e in body["data"]["alerts"]["edges"]]
+
+
+async def test_seed_scenario_critical_alert_email_webhook_and_live_event(
+    alert_server, gq, token, mqtt_publisher, mailbox, receiver, http
+):
+    box, _ = mailbox
+    hook, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org)
+    mails_before = len(box.messages)
+
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(alert_server, http, 1):
+            alert_changed = await stack.enter_async_context(
+                raw_subscription(
+                    alert_server,
+                    token(org, "owner"),
+                    "subscription { alertChanged(minSeverity: WARNING) { type severity status sensorId } }",
+                )
+            )
+        await mqtt_publisher.publish(sensor["mqttTopic"], payload(75.0), qos=1)
+        event = (await alert_changed())["alertChanged"]
+    assert event == {
+        "type": "THRESHOLD_EXCEEDED",
+        "severity": "CRITICAL",
+        "status": "OPEN",
+        "sensorId": sensor["id"],
+    }
+
+    async def delivered():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return alerts if alerts and alerts[0]["emailSent"] and alerts[0]["pushSent"] else None
+
+    (alert,) = await eventually(delivered)
+    assert alert["readingValue"] == 75.0 and alert["thresholdValue"] == 50.0
+
+    mails = box.messages[mails_before:]
+    assert len(mails) == 1
+    assert mails[0].rcpt_tos == ["syndic@example.org"]
+    assert b"CRITICAL" in mails[0].content and b"THRESHOLD_EXCEEDED" in mails[0].content
+
+    body, headers = next(
+        (b, h) for b, h in hook.received if json.loads(b)["alert"]["id"] == alert["id"]
+    )
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["x-koprogo-signature"] == expected
+
+    # A repeat bumps the same alert and notifies nobody again.
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(80.0, seconds_ago=0.5), qos=1)
+
+    async def bumped():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return alerts if alerts[0]["occurrences"] == 2 else None
+
+    (alert,) = await eventually(bumped)
+    assert alert["status"] == "OPEN"
+    assert len([m for m in box.messages[mails_before:]]) == 1
+
+    # Back well inside the range: resolved by itself.
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(30.0, seconds_ago=0.1), qos=1)
+
+    async def resolved():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return alerts if alerts[0]["status"] == "RESOLVED" else None
+
+    await eventually(resolved)
+
+
+async def test_handling_alerts_needs_a_manager_and_the_right_organization(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org)
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(60.0), qos=1)
+
+    async def opened():
+        return await alerts_of(gq, token, org, sensor["id"])
+
+    (alert,) = await eventually(opened)
+    ack = "mutation($id: ID!, $note: String) { acknowledgeAlert(id: $id, note: $note) { status resolutionNote } }"
+    assert error_codes(await gq(ack, {"id": alert["id"]}, token(org, "owner"))) == ["FORBIDDEN"]
+    assert error_codes(await gq(ack, {"id": alert["id"]}, token(uuid.uuid4()))) == ["NOT_FOUND"]
+    assert (
+        await gq(
+            "query($id: ID!) { alert(id: $id) { id } }", {"id": alert["id"]}, token(uuid.uuid4())
+        )
+    )["data"]["alert"] is None
+
+    body = await gq(ack, {"id": alert["id"], "note": "plombier appelé"}, token(org))
+    assert body["data"]["acknowledgeAlert"] == {
+        "status": "ACKNOWLEDGED",
+        "resolutionNote": "plombier appelé",
+    }
+    body = await gq(
+        'mutation($id: ID!) { resolveAlert(id: $id, note: "réparé") { status resolvedAt } }',
+        {"id": alert["id"]},
+        token(org),
+    )
+    assert body["data"]["resolveAlert"]["status"] == "RESOLVED"
+
+    stats = await gq(
+        "{ alertStatistics { total open acknowledged resolved byType { type count } "
+        "bySeverity { severity count } meanTimeToAcknowledgeSeconds } }",
+        token=token(org),
+    )
+    s = stats["data"]["alertStatistics"]
+    assert (s["total"], s["open"], s["resolved"]) == (1, 0, 1)
+    assert s["byType"] == [{"type": "THRESHOLD_EXCEEDED", "count": 1}]
+    assert s["meanTimeToAcknowledgeSeconds"] >= 0
+    other = await gq("{ alertStatistics { total } }", token=token(uuid.uuid4()))
+    assert other["data"]["alertStatistics"]["total"] == 0
+
+
+async def test_silent_sensors_go_offline_and_come_back(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, samplingInterval=10)
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(20.0, seconds_ago=60), qos=1)
+
+    async def offline():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return [a for a in alerts if a["type"] == "SENSOR_OFFLINE" and a["status"] == "OPEN"]
+
+    (alert,) = await eventually(offline)
+    assert alert["severity"] == "WARNING"
+
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(21.0), qos=1)
+
+    async def back():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return [a for a in alerts if a["type"] == "SENSOR_OFFLINE" and a["status"] == "RESOLVED"]
+
+    await eventually(back)
+
+
+async def test_a_failing_webhook_is_retried_until_delivered(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    hook, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org)
+    hook.failures_left = 2
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(10.0, battery_level=5), qos=1)
+
+    async def delivered():
+        alerts = await alerts_of(gq, token, org, sensor["id"])
+        return [a for a in alerts if a["type"] == "LOW_BATTERY" and a["pushSent"]]
+
+    (alert,) = await eventually(delivered)
+    assert alert["severity"] == "CRITICAL"
+    assert hook.failures_left == 0
+    assert sum(json.loads(b)["alert"]["id"] == alert["id"] for b, _ in hook.received) == 1
+
+
+async def test_sensors_in_maintenance_raise_nothing(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    quiet = await setup_org(gq, token, hook_url, org)
+    loud = await setup_org(gq, token, hook_url, org)
+    await gq(
+        "mutation($id: ID!) { updateSensor(id: $id, input: {status: MAINTENANCE}) { id } }",
+        {"id": quiet["id"]},
+        token(org),
+    )
+    await mqtt_publisher.publish(quiet["mqttTopic"], payload(99.0), qos=1)
+    await mqtt_publisher.publish(loud["mqttTopic"], payload(99.0), qos=1)
+
+    async def loud_alerted():
+        return await alerts_of(gq, token, org, loud["id"])
+
+    await eventually(loud_alerted)  # the quiet sensor's reading was published first
+    assert await alerts_of(gq, token, org, quiet["id"]) == []
+
+
+async def test_bad_notification_settings_name_the_field(alert_server, gq, token):
+    org = uuid.uuid4()
+    mutation = "mutation($input: NotificationSettingsInput!) { configureNotifications(input: $input) { emails } }"
+    body = await gq(mutation, {"input": {"emails": ["ok@example.org", "nope"]}}, token(org))
+    assert (
+        error_codes(body) == ["BAD_USER_INPUT"]
+        and body["errors"][0]["extensions"]["field"] == "emails[1]"
+    )
+    body = await gq(mutation, {"input": {"webhookUrl": "ftp://x"}}, token(org))
+    assert body["errors"][0]["extensions"]["field"] == "webhookUrl"
+    assert error_codes(await gq(mutation, {"input": {}}, token(org, "owner"))) == ["FORBIDDEN"]

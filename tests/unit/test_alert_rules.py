@@ -1,0 +1,129 @@
+"""Alert rules, pure (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from koprogo_graph.domain.alert_rules import (
+    AlertRules,
+    Clear,
+    Raise,
+    battery_rule,
+    leak_rule,
+    meter_backwards_rule,
+    offline_rule,
+    robust_anomaly,
+    threshold_rule,
+)
+from koprogo_graph.domain.alerts import AlertSeverity, AlertType
+
+MAX50 = AlertRules(threshold_max=50.0)
+
+
+def test_seed_scenario_75_over_a_50_max_is_critical():
+    verdict = threshold_rule(75.0, MAX50, is_open=False)
+    assert verdict == Raise(
+        AlertType.THRESHOLD_EXCEEDED,
+        AlertSeverity.CRITICAL,
+        "value 75 above maximum 50",
+        75.0,
+        50.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "severity"),
+    [
+        (50.1, AlertSeverity.WARNING),
+        (74.9, AlertSeverity.WARNING),
+        (75.0, AlertSeverity.CRITICAL),
+        (500, AlertSeverity.CRITICAL),
+    ],
+)
+def test_severity_escalates_at_fifty_percent_beyond(value, severity):
+    assert threshold_rule(value, MAX50, is_open=False).severity is severity
+
+
+def test_minimum_threshold_and_its_escalation():
+    rules = AlertRules(threshold_min=10.0)
+    assert threshold_rule(8.0, rules, is_open=False).severity is AlertSeverity.WARNING
+    assert threshold_rule(5.0, rules, is_open=False).severity is AlertSeverity.CRITICAL
+
+
+def test_hysteresis_keeps_an_open_alert_until_clearly_back_in_range():
+    assert threshold_rule(49.0, MAX50, is_open=True) is None  # within 5 % of the threshold
+    assert threshold_rule(47.4, MAX50, is_open=True) == Clear(AlertType.THRESHOLD_EXCEEDED)
+    assert threshold_rule(49.0, MAX50, is_open=False) is None
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6), st.booleans())
+def test_threshold_never_raises_inside_the_range(value, is_open):
+    rules = AlertRules(threshold_min=-100.0, threshold_max=100.0)
+    verdict = threshold_rule(value, rules, is_open=is_open)
+    if -100.0 <= value <= 100.0:
+        assert not isinstance(verdict, Raise)
+    else:
+        assert isinstance(verdict, Raise)
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        (None, None),
+        (50, Clear(AlertType.LOW_BATTERY)),
+        (19, AlertSeverity.WARNING),
+        (9, AlertSeverity.CRITICAL),
+    ],
+)
+def test_battery(level, expected):
+    verdict = battery_rule(level, AlertRules())
+    assert (verdict.severity if isinstance(verdict, Raise) else verdict) == expected
+
+
+def test_meter_going_backwards_is_a_fault_only_for_cumulative_meters():
+    assert meter_backwards_rule(100.0, 99.0, "CUMULATIVE").type is AlertType.SENSOR_FAULTY
+    assert meter_backwards_rule(100.0, 101.0, "CUMULATIVE") is None
+    assert meter_backwards_rule(100.0, 99.0, "INSTANTANEOUS") is None
+
+
+def test_offline_after_three_sampling_intervals_or_configured():
+    now = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    rules = AlertRules()
+    assert offline_rule(now - timedelta(seconds=179), now, 60, rules) is None
+    assert (
+        offline_rule(now - timedelta(seconds=180), now, 60, rules).type is AlertType.SENSOR_OFFLINE
+    )
+    assert (
+        offline_rule(now - timedelta(seconds=500), now, 60, AlertRules(offline_after_seconds=600))
+        is None
+    )
+    assert offline_rule(None, now, 60, rules) is None
+
+
+def test_leak_needs_flow_in_every_hour_of_the_window():
+    rules = AlertRules.for_sensor("COLD_WATER", None)
+    assert rules.leak_detection
+    assert leak_rule([0.01] * 24, rules).type is AlertType.LEAK_DETECTED
+    assert leak_rule([0.01] * 23 + [0.0], rules) == Clear(AlertType.LEAK_DETECTED)
+    assert leak_rule([0.01] * 23 + [None], rules) is None
+    assert leak_rule([0.01] * 10, rules) is None
+    assert leak_rule([0.01] * 24, AlertRules.for_sensor("ELECTRICITY", None)) is None
+
+
+def test_stored_configuration_overrides_type_defaults():
+    rules = AlertRules.for_sensor(
+        "HOT_WATER", {"threshold_max": 50, "leak_detection": False, "junk": 1}
+    )
+    assert rules.threshold_max == 50 and rules.leak_detection is False
+
+
+def test_robust_anomaly_after_warm_up():
+    rules = AlertRules(anomaly_detection=True)
+    history = [20.0 + 0.1 * (i % 5) for i in range(40)]
+    assert robust_anomaly(history[:10], 90.0, rules) is None
+    assert robust_anomaly(history, 90.0, rules).type is AlertType.ANOMALY_DETECTED
+    assert robust_anomaly(history, 20.2, rules) == Clear(AlertType.ANOMALY_DETECTED)
