@@ -26,7 +26,6 @@ import httpx
 import jwt
 import paho.mqtt.client as paho
 import websockets
-
 from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env
 from ingest import free_port
 
