@@ -45,6 +45,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._pending: deque[Event] = deque()
         self._publisher: aioredis.Redis | None = None
         self._pubsub: Any = None
+        self._broken = False  # a subscribe failed: the reader must reconnect and resubscribe
 
     async def connect(self) -> None:
         self._publisher = aioredis.Redis.from_url(self._url)
@@ -65,6 +66,7 @@ class ResilientRedisBackend(BroadcastBackend):
             await self._pubsub.subscribe(channel)
         except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
             log.warning("could not subscribe to %s now (%s)", channel, exc)
+            self._broken = True
         self._has_channels.set()
 
     async def unsubscribe(self, channel: str) -> None:
@@ -93,9 +95,13 @@ class ResilientRedisBackend(BroadcastBackend):
             if self._pending:
                 return self._pending.popleft()
             await self._has_channels.wait()
+            if self._broken:
+                self._broken = False
+                await self._reconnect()
+                continue
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
-            except _LOST as exc:
+            except (*_LOST, RuntimeError) as exc:  # RuntimeError: no connection was ever made
                 log.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
                 await self._reconnect()
                 continue
