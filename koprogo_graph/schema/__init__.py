@@ -10,6 +10,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
@@ -21,8 +22,8 @@ __all__ = ["build_schema"]
 log = logging.getLogger("koprogo_graph.graphql")
 
 # Each resolver module contributes its root fields here.
-QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery, ReadingQuery, AlertQuery)
-MUTATIONS: tuple[type, ...] = (SensorMutation, AlertMutation)
+QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery, ReadingQuery, AlertQuery, AggregateQuery)
+MUTATIONS: tuple[type, ...] = (SensorMutation, AlertMutation, AggregateMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
 MAX_DEPTH = 10

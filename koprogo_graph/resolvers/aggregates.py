@@ -1,0 +1,242 @@
+"""Series, building consumption and ISTA cross-validation (SPEC §7)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import strawberry
+
+from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts, fill
+from ..domain.sensors import SensorType
+from ..errors import BadUserInput, NotFound
+from ..schema.aggregates import (
+    ConsumptionBucket,
+    CrossValidation,
+    ManualReading,
+    ManualReadingInput,
+    ReadingBucket,
+    SensorConsumption,
+)
+from ..schema.context import Context
+from ..store import sensors as sensors_store
+from ..store import series as series_store
+from ._args import parse_id
+from .readings import check_range
+
+__all__ = ["AggregateMutation", "AggregateQuery"]
+
+Info = strawberry.Info[Context, None]
+TOLERANCE_PERCENT = 5.0
+FromArg = Annotated[datetime, strawberry.argument(name="from")]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadUserInput("timezone", f"{name!r} is not an IANA time zone") from None
+
+
+def _check_request(start: datetime, end: datetime, width: BucketWidth) -> None:
+    check_range(start, end)
+    if (end - start) / width.nominal > MAX_BUCKETS:
+        raise BadUserInput(
+            "bucket", f"more than {MAX_BUCKETS} buckets: widen the bucket or shorten the range"
+        )
+
+
+def _reading_bucket(b: Bucket) -> ReadingBucket:
+    return ReadingBucket(
+        bucket_start=b.start,
+        avg=b.avg,
+        min=b.min,
+        max=b.max,
+        count=b.count,
+        sum=b.sum,
+        consumption=b.consumption,
+    )
+
+
+def _manual(row) -> ManualReading:
+    return ManualReading(
+        id=strawberry.ID(str(row["id"])),
+        sensor_id=strawberry.ID(str(row["sensor_id"])),
+        read_at=row["read_at"],
+        value=row["value"],
+        source=row["source"],
+        note=row["note"],
+    )
+
+
+@strawberry.type
+class AggregateQuery:
+    @strawberry.field(description="A sensor's readings per time bucket (local days in `timezone`).")
+    async def reading_series(
+        self,
+        info: Info,
+        sensor_id: strawberry.ID,
+        from_: FromArg,
+        to: datetime,
+        bucket: BucketWidth,
+        timezone: str = "Europe/Brussels",
+        fill: FillMode = FillMode.NONE,
+    ) -> list[ReadingBucket]:
+        org = info.context.viewer.org()
+        sid = parse_id(sensor_id, "sensorId")
+        tz = _zone(timezone)
+        _check_request(from_, to, bucket)
+        async with info.context.db.tenant(org) as con:
+            if await sensors_store.get(con, org, sid) is None:
+                return []
+            buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
+        ordered = [buckets[k] for k in sorted(buckets)]
+        if fill is not FillMode.NONE:
+            ordered = _fill(ordered, from_, to, bucket, tz, fill)
+        return [_reading_bucket(b) for b in ordered]
+
+    @strawberry.field(description="Consumption of a building's sensors of one type, per bucket.")
+    async def building_consumption(
+        self,
+        info: Info,
+        building_id: strawberry.ID,
+        sensor_type: SensorType,
+        from_: FromArg,
+        to: datetime,
+        bucket: BucketWidth,
+        timezone: str = "Europe/Brussels",
+    ) -> list[ConsumptionBucket]:
+        org = info.context.viewer.org()
+        building = parse_id(building_id, "buildingId")
+        tz = _zone(timezone)
+        _check_request(from_, to, bucket)
+        async with info.context.db.tenant(org) as con:
+            sensors = await con.fetch(
+                "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3",
+                org,
+                building,
+                sensor_type.value,
+            )
+            per_sensor = await series_store.series(
+                con, [s["id"] for s in sensors], from_, to, bucket, tz
+            )
+        totals: dict[datetime, list[SensorConsumption]] = {}
+        for sid, buckets in per_sensor.items():
+            for start, b in buckets.items():
+                totals.setdefault(start, []).append(
+                    SensorConsumption(sensor_id=strawberry.ID(str(sid)), consumption=b.consumption)
+                )
+        return [
+            ConsumptionBucket(
+                bucket_start=start,
+                consumption=math.fsum(c.consumption or 0.0 for c in parts),
+                sensor_count=len(parts),
+                by_sensor=sorted(parts, key=lambda c: c.sensor_id),
+            )
+            for start, parts in sorted(totals.items())
+        ]
+
+    @strawberry.field(
+        description="IoT consumption between the first and last manual readings in [from, to)."
+    )
+    async def cross_validation(
+        self, info: Info, sensor_id: strawberry.ID, from_: FromArg, to: datetime
+    ) -> CrossValidation:
+        org = info.context.viewer.org()
+        sid = parse_id(sensor_id, "sensorId")
+        check_range(from_, to)
+        empty = CrossValidation(
+            sensor_id=sensor_id,
+            first_manual=None,
+            last_manual=None,
+            manual_consumption=None,
+            iot_consumption=None,
+            deviation_percent=None,
+            within_tolerance=None,
+            tolerance_percent=TOLERANCE_PERCENT,
+        )
+        async with info.context.db.tenant(org) as con:
+            if await sensors_store.get(con, org, sid) is None:
+                return empty
+            manual = await con.fetch(
+                "SELECT * FROM manual_readings WHERE organization_id = $1 AND sensor_id = $2 "
+                "AND read_at >= $3 AND read_at < $4 ORDER BY read_at",
+                org,
+                sid,
+                from_,
+                to,
+            )
+            if len(manual) < 2:
+                return empty
+            first, last = manual[0], manual[-1]
+            # IoT consumption over (first.read_at, last.read_at], baseline = last reading at or before the first.
+            iot = await con.fetchval(
+                """WITH pts AS (
+                       (SELECT ts, value FROM readings WHERE sensor_id = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
+                       UNION ALL
+                       (SELECT ts, value FROM readings WHERE sensor_id = $1 AND ts > $2 AND ts <= $3))
+                   SELECT sum(CASE WHEN value < prev THEN value ELSE value - prev END)
+                   FROM (SELECT value, lag(value) OVER (ORDER BY ts) AS prev FROM pts) d WHERE prev IS NOT NULL""",
+                sid,
+                first["read_at"],
+                last["read_at"],
+            )
+        manual_delta = last["value"] - first["value"]
+        deviation = None
+        if iot is not None and manual_delta != 0:
+            deviation = (iot - manual_delta) / manual_delta * 100
+        return CrossValidation(
+            sensor_id=sensor_id,
+            first_manual=_manual(first),
+            last_manual=_manual(last),
+            manual_consumption=manual_delta,
+            iot_consumption=iot,
+            deviation_percent=deviation,
+            within_tolerance=None if deviation is None else abs(deviation) <= TOLERANCE_PERCENT,
+            tolerance_percent=TOLERANCE_PERCENT,
+        )
+
+
+def _fill(
+    ordered: list[Bucket],
+    start: datetime,
+    end: datetime,
+    width: BucketWidth,
+    tz: ZoneInfo,
+    mode: FillMode,
+) -> list[Bucket]:
+    starts = bucket_starts(start, end, width, tz)
+    return fill(ordered, starts, mode)
+
+
+@strawberry.type
+class AggregateMutation:
+    @strawberry.mutation(
+        description="Record a meter index read by hand (ISTA), syndic or superadmin."
+    )
+    async def record_manual_reading(self, info: Info, input: ManualReadingInput) -> ManualReading:
+        viewer = info.context.viewer
+        org = viewer.require_manager()
+        sid = parse_id(input.sensor_id, "sensorId")
+        if not math.isfinite(input.value) or input.value < 0:
+            raise BadUserInput("value", "must be a finite index, 0 or more")
+        if input.read_at.tzinfo is None:
+            raise BadUserInput("readAt", "needs a time zone offset")
+        async with info.context.db.tenant(org) as con:
+            if await sensors_store.get(con, org, sid) is None:
+                raise NotFound("Sensor")
+            row = await con.fetchrow(
+                "INSERT INTO manual_readings (organization_id, sensor_id, read_at, value, source, note, recorded_by) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sensor_id, read_at) DO UPDATE SET "
+                "value = EXCLUDED.value, source = EXCLUDED.source, note = EXCLUDED.note RETURNING *",
+                org,
+                sid,
+                input.read_at,
+                input.value,
+                input.source[:50],
+                input.note,
+                viewer.user_id,
+            )
+        return _manual(row)
