@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -185,7 +186,7 @@ async def test_series_equal_an_independent_computation(graphql, token, meter, bu
         assert close(g["consumption"], w["consumption"]), (start, g, w)
     if bucket == "DAY":
         days = sorted(got)
-        assert timedelta(hours=23) in {b - a for a, b in zip(days, days[1:], strict=False)}
+        assert timedelta(hours=23) in {b - a for a, b in pairwise(days)}
 
 
 async def test_building_consumption_sums_its_sensors(graphql, token, meter):
