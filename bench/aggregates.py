@@ -1,0 +1,152 @@
+"""Aggregates benchmark: dashboards over a year of data answer from rollups.
+
+    .venv/bin/python bench/aggregates.py [--sensors 100] [--days 365] [--requests 100]
+
+Loads --sensors water meters x --days at 5-minute readings into a fresh database with COPY
+(~10.5 M rows by default; the rollup trigger is off during the bulk load and the hourly rollups
+are then built in one set-based statement), starts `koprogo-graph serve` (API only), and reports
+p50/p95 over --requests GraphQL requests for four dashboard queries, beside the same aggregation
+computed from raw readings in SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import jwt
+from _common import JWT_SECRET, fresh_database, machine, service_env
+from ingest import free_port
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+
+BUILD_ROLLUPS = """
+INSERT INTO readings_hourly (sensor_id, hour, organization_id, building_id, count, sum, min, max, consumption)
+SELECT sensor_id, date_trunc('hour', ts), min(organization_id::text)::uuid, min(building_id::text)::uuid,
+       count(*), sum(value), min(value), max(value),
+       sum(CASE WHEN prev IS NULL THEN NULL WHEN value < prev THEN value ELSE value - prev END)
+FROM (SELECT sensor_id, ts, value, organization_id, building_id,
+             lag(value) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev FROM readings) r
+GROUP BY sensor_id, date_trunc('hour', ts)
+"""
+
+RAW_BUILDING = """
+SELECT time_bucket('1 day', ts, 'Europe/Brussels') AS bucket,
+       sum(CASE WHEN prev IS NULL THEN NULL WHEN value < prev THEN value ELSE value - prev END)
+FROM (SELECT ts, value, lag(value) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev
+      FROM readings WHERE building_id = $1 AND ts >= $2 AND ts < $3) r
+GROUP BY bucket ORDER BY bucket
+"""
+
+
+async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    org, building = uuid.uuid4(), uuid.uuid4()
+    con = await asyncpg.connect(dsn)
+    try:
+        ids = [r["id"] for r in await con.fetch(
+            "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
+            " model, location, unit_of_measure, sampling_interval)"
+            " SELECT $1, $2, 'W-' || i, 'COLD_WATER', 'CUMULATIVE', 'Bench', 'B', 'x', 'm3', 300"
+            " FROM generate_series(1, $3) i RETURNING id", org, building, sensors)]
+        await con.execute("ALTER TABLE readings DISABLE TRIGGER readings_rollup")
+        start = END - timedelta(days=days)
+        steps = days * 288
+        started = time.perf_counter()
+        for n, sid in enumerate(ids):
+            value, records = 100.0 * n, []
+            for i in range(steps):
+                value += 0.0005 + (0.002 if (i % 288) in range(84, 96) else 0.0)
+                ts = start + timedelta(minutes=5 * i)
+                records.append((sid, ts, org, building, None, value, value, None, None, "GOOD", False, None, ts))
+            await con.copy_records_to_table("readings", records=records, columns=[
+                "sensor_id", "ts", "organization_id", "building_id", "unit_id", "value", "raw_value",
+                "battery_level", "signal_strength", "quality", "is_anomaly", "anomaly_reason", "received_at"])
+        rows = sensors * steps
+        copy_seconds = time.perf_counter() - started
+        await con.execute("ALTER TABLE readings ENABLE TRIGGER readings_rollup")
+        started = time.perf_counter()
+        await con.execute(BUILD_ROLLUPS)
+        await con.execute("VACUUM ANALYZE readings")
+        await con.execute("VACUUM ANALYZE readings_hourly")
+        print(json.dumps({"rows": rows, "copy_seconds": round(copy_seconds, 1),
+                          "copy_rows_per_s": round(rows / copy_seconds),
+                          "rollup_build_seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        return org, building, ids
+    finally:
+        await con.close()
+
+
+def stats(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 1),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sensors", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join(sys.argv)}")
+    dsn = await fresh_database("koprogo_bench_agg")
+    org, building, ids = await load(dsn, args.sensors, args.days)
+    port = free_port()
+    service = subprocess.Popen([sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
+                               env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"))
+    token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
+                        "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+    series = ("query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
+              " from: $f, to: $t, bucket: $b) { bucketStart consumption } }")
+    building_q = ("query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { buildingConsumption("
+                  "buildingId: $id, sensorType: COLD_WATER, from: $f, to: $t, bucket: $b) { bucketStart consumption } }")
+    cases = {
+        "one sensor, 7 days, hourly": (series, str(ids[0]), 7, "HOUR"),
+        "one sensor, 1 year, daily": (series, str(ids[0]), 365, "DAY"),
+        "building, 30 days, daily": (building_q, str(building), 30, "DAY"),
+        "building, 1 year, monthly": (building_q, str(building), 365, "MONTH"),
+    }
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            for name, (query, target, days, bucket) in cases.items():
+                variables = {"id": target, "f": (END - timedelta(days=days)).isoformat(), "t": END.isoformat(), "b": bucket}
+                samples = []
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+                    samples.append(time.perf_counter() - started)
+                    assert "errors" not in body, body
+                print(json.dumps({"query": name, "graphql": stats(samples)}), flush=True)
+        con = await asyncpg.connect(dsn)
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await con.fetch(RAW_BUILDING, building, END - timedelta(days=30), END)
+            samples.append(time.perf_counter() - started)
+        await con.close()
+        print(json.dumps({"query": "building, 30 days, daily, from raw readings in SQL", "sql": stats(samples)}))
+    finally:
+        service.terminate()
+        service.wait(20)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
