@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+
+if TYPE_CHECKING:
+    from .sensors import Sensor
 
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 
@@ -34,6 +38,15 @@ class Alert:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     resolution_note: str | None
+
+    @strawberry.field(description="The sensor (batched per request).")
+    async def sensor(
+        self, info: strawberry.Info
+    ) -> Annotated[Sensor, strawberry.lazy(".sensors")] | None:
+        from .sensors import Sensor
+
+        row = await info.context.sensors().load(uuid.UUID(str(self.sensor_id)))
+        return Sensor.from_row(row) if row else None
 
     @classmethod
     def from_row(cls, row: Any) -> Alert:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 
 from ..auth import Viewer, decode_token, token_from_header
 from ..errors import Unauthenticated
+from .loaders import sensor_loader
 
 if TYPE_CHECKING:
     from broadcaster import Broadcast
@@ -35,6 +37,15 @@ class Context:
     connection_params: dict[str, Any] | None = None
     loaders: Any = None
     _viewer: Viewer | None = field(default=None, repr=False)
+
+    def sensors(self) -> DataLoader:
+        """The sensor loader of this request. A websocket context lives for the whole
+        connection, so there every call gets a fresh loader: nothing goes stale between events."""
+        if isinstance(self.request, WebSocket):
+            return sensor_loader(self)
+        if self.loaders is None:
+            self.loaders = sensor_loader(self)
+        return self.loaders
 
     @property
     def viewer(self) -> Viewer:

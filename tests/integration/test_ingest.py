@@ -329,3 +329,21 @@ async def test_metrics_count_ingested_and_rejected_readings(ingest_server):
         text = (await client.get("/metrics")).text
     assert "koprogo_readings_ingested_total" in text
     assert 'koprogo_readings_rejected_total{reason="invalid_json"}' in text
+
+
+async def test_nested_sensor_lookups_resolve_through_the_request_loader(
+    gql_ingest, token, org, mqtt_publisher
+):
+    sensor = await make_sensor(gql_ingest, token, org, deviceId="NESTED-1")
+    batch = [{"timestamp": now_iso(-200 + 10 * i), "value": float(i)} for i in range(5)]
+    await publish(mqtt_publisher, sensor["mqttTopic"], batch)
+    await wait_for_readings(gql_ingest, token, org, sensor["id"], 5)
+    body = await gql_ingest(
+        "query($id: ID!, $f: DateTime!, $t: DateTime!) { readings(sensorId: $id, from: $f, to: $t) "
+        "{ edges { node { value sensor { deviceId mqttTopic } } } } }",
+        {"id": sensor["id"], "f": now_iso(-3600), "t": now_iso(60)},
+        token(org),
+    )
+    nodes = [e["node"] for e in body["data"]["readings"]["edges"]]
+    assert len(nodes) == 5
+    assert {n["sensor"]["deviceId"] for n in nodes} == {"NESTED-1"}
