@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import jwt
-from _common import JWT_SECRET, fresh_database, machine, service_env
+from _common import ADMIN_DSN, JWT_SECRET, fresh_database, machine, service_env
 from ingest import free_port
+
+from koprogo_graph.migrate import apply_migrations
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -96,11 +98,20 @@ async def main() -> None:
     parser.add_argument("--sensors", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--reuse", action="store_true", help="query the data a previous run loaded")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"command: {' '.join(sys.argv)}")
-    dsn = await fresh_database("koprogo_bench_agg")
-    org, building, ids = await load(dsn, args.sensors, args.days)
+    if args.reuse:  # the data of a previous run, as loaded then
+        dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/koprogo_bench_agg"
+        await apply_migrations(dsn)
+        con = await asyncpg.connect(dsn)
+        rows = await con.fetch("SELECT id, organization_id, building_id FROM sensors ORDER BY device_id")
+        await con.close()
+        org, building, ids = rows[0]["organization_id"], rows[0]["building_id"], [r["id"] for r in rows]
+    else:
+        dsn = await fresh_database("koprogo_bench_agg")
+        org, building, ids = await load(dsn, args.sensors, args.days)
     port = free_port()
     service = subprocess.Popen([sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
                                env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
-from .config import Settings
+from .config import Secret, Settings
 from .migrate import apply_migrations
 from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
@@ -42,6 +43,7 @@ def _background_services(
         db,
         broadcast,
         every=settings.offline_check_seconds,
+        leak_every=settings.leak_check_seconds,
         reminder_after=settings.reminder_seconds,
     )
     services: list[BackgroundService] = [watchdog.run]
@@ -54,22 +56,53 @@ def _background_services(
     return services
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
-    """Build the ASGI app. ``migrate`` applies pending migrations at start-up (under a lock)."""
+async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get()
+    from pathlib import Path
+
+    from .embedded import default_data_dir, embedded_postgres_async
+
+    data_dir = Path(settings.data_dir) if settings.data_dir else default_data_dir()
+    return await stack.enter_async_context(embedded_postgres_async(data_dir / "postgres"))
+
+
+ExtraServices = Callable[[Settings, Database, Broadcast], list[BackgroundService]]
+
+
+def create_app(
+    settings: Settings, *, migrate: bool = True, extra_services: ExtraServices = lambda *_: []
+) -> Starlette:
+    """Build the ASGI app. ``migrate`` applies pending migrations at start-up (under a lock);
+    ``extra_services`` adds background tasks (the demo's simulator)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        dsn = settings.database_url.get()
-        if migrate:
-            applied = await apply_migrations(dsn)
-            if applied:
-                log.info("applied migrations: %s", ", ".join(applied))
-        async with (
-            open_database(dsn, pool_size=settings.db_pool_size) as db,
-            open_hub(settings.redis_url or "memory://") as broadcast,
-            anyio.create_task_group() as tasks,
-        ):
-            for service in _background_services(settings, db, broadcast):
+        nonlocal settings
+        async with AsyncExitStack() as stack:
+            dsn = await _database_url(settings, stack)
+            settings = replace(settings, database_url=Secret(dsn))
+            if settings.embedded:
+                log.warning(
+                    "zero-configuration mode, running embedded: %s", ", ".join(settings.embedded)
+                )
+            if settings.embedded_broker_port is not None:
+                from .embedded import embedded_broker
+
+                await stack.enter_async_context(embedded_broker(settings.embedded_broker_port))
+            if migrate:
+                applied = await apply_migrations(dsn)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
+            db = await stack.enter_async_context(
+                open_database(dsn, pool_size=settings.db_pool_size)
+            )
+            broadcast = await stack.enter_async_context(open_hub(settings.redis_url or "memory://"))
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            for service in [
+                *_background_services(settings, db, broadcast),
+                *extra_services(settings, db, broadcast),
+            ]:
                 tasks.start_soon(service)
             log.info(
                 "koprogo-graph ready (ingest=%s)", settings.ingest and settings.mqtt is not None

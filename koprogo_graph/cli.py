@@ -7,7 +7,10 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 from .config import ConfigError, Settings
 
@@ -21,8 +24,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from .app import create_app
 
+    extra = {}
+    if getattr(args, "demo", False):
+        from .demo import banner, demo_services
+
+        if settings.mqtt is None:
+            raise SystemExit("koprogo-graph: the demo needs ingestion (KOPROGO_INGEST=true)")
+        extra["extra_services"] = demo_services(args.sensors, args.rate)
+        if "KOPROGO_LEAK_CHECK_SECONDS" not in os.environ:  # show the leak within a minute
+            settings = replace(settings, leak_check_seconds=15.0)
+        print(banner(settings, args.host, args.port), flush=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, **extra),
         host=args.host,
         port=args.port,
         log_level=args.log_level.lower(),
@@ -32,10 +45,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """The database URL, starting the embedded PostgreSQL when DATABASE_URL is not set."""
+    if settings.database_url is not None:
+        yield settings.database_url.get()
+        return
+    from .embedded import default_data_dir, embedded_postgres
+
+    data_dir = Path(settings.data_dir) if settings.data_dir else default_data_dir()
+    with embedded_postgres(data_dir / "postgres") as url:
+        yield url
+
+
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from .migrate import apply_migrations
 
-    applied = asyncio.run(apply_migrations(settings.database_url.get()))
+    with _database(settings) as dsn:
+        applied = asyncio.run(apply_migrations(dsn))
     log.info(
         "applied %d migration(s)%s", len(applied), ": " + ", ".join(applied) if applied else ""
     )
@@ -53,7 +80,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     building = uuid.UUID(args.building) if args.building else uuid.uuid4()
     fleet = make_fleet(org, building, args.sensors, leaks=args.leaks)
     if args.provision:
-        added = asyncio.run(provision(settings.database_url.get(), fleet))
+        with _database(settings) as dsn:
+            added = asyncio.run(provision(dsn, fleet))
         log.info("provisioned %d sensor(s) in organization %s, building %s", added, org, building)
     log.info(
         "publishing %.0f msg/s over %d sensors to %s:%d",
@@ -84,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="serve with a demo organization and live simulated devices"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--sensors", type=int, default=12)
+    demo.add_argument("--rate", type=float, default=2.0, help="messages per second in all")
+    demo.set_defaults(handler=_serve, demo=True)
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations and exit")
     migrate.set_defaults(handler=_migrate)

@@ -57,12 +57,12 @@ class MqttSettings:
     username: str | None = None
     password: Secret | None = None
     client_id: str = ""
-    share_group: str = "koprogo-ingest"
+    share_group: str | None = "koprogo-ingest"  # None: a plain subscription
     protocol: str = "5"  # "5", or "3.1.1" (cheaper to decode; flow control left to the broker)
 
     @classmethod
     def from_url(
-        cls, url: str, *, client_id: str, share_group: str, protocol: str = "5"
+        cls, url: str, *, client_id: str, share_group: str | None, protocol: str = "5"
     ) -> MqttSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -90,7 +90,7 @@ class MqttSettings:
 class Settings:
     """Everything the service reads from its environment."""
 
-    database_url: Secret
+    database_url: Secret | None  # None: an embedded PostgreSQL (zero-configuration mode)
     jwt_secret: Secret
     redis_url: str | None = None
     mqtt: MqttSettings | None = None
@@ -99,6 +99,7 @@ class Settings:
     smtp_url: Secret | None = None
     mail_from: str = "koprogo-alerts@localhost"
     offline_check_seconds: float = 30.0
+    leak_check_seconds: float = 600.0
     db_pool_size: int = 10
     max_page_size: int = 500
     rate_limit: float = 1.0
@@ -106,28 +107,55 @@ class Settings:
     reminder_seconds: float = 3600.0
     notify_retry_seconds: float = 5.0
     notify: bool = True
+    embedded_broker_port: int | None = None  # set: an MQTT broker runs inside this process
+    data_dir: str | None = None
 
     @property
     def development(self) -> bool:
         return self.environment == "development"
 
+    @property
+    def embedded(self) -> list[str]:
+        """The parts this process runs itself because their URL is not set."""
+        parts = []
+        if self.database_url is None:
+            parts.append("PostgreSQL (pgserver)")
+        if self.embedded_broker_port is not None:
+            parts.append(f"MQTT broker on 127.0.0.1:{self.embedded_broker_port}")
+        if self.redis_url is None:
+            parts.append("in-memory broadcast")
+        return parts
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build and validate settings; raise ConfigError naming the first bad variable."""
-        environment = env.get("KOPROGO_ENV", "production").strip().lower()
+        # Zero-configuration mode: without DATABASE_URL everything missing runs embedded, for a
+        # developer's machine; it defaults to the development environment.
+        zero_config = not env.get("DATABASE_URL", "").strip()
+        environment = (
+            env.get("KOPROGO_ENV", "development" if zero_config else "production").strip().lower()
+        )
         if environment not in ("production", "development", "test"):
             raise ConfigError(
                 f"KOPROGO_ENV has value {environment!r}: expected production, development or test"
             )
-        database_url = _required(env, "DATABASE_URL")
-        if urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+        database_url = env.get("DATABASE_URL", "").strip() or None
+        if database_url and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
         mqtt_url = env.get("MQTT_URL", "").strip()
         ingest = _bool(env, "KOPROGO_INGEST", True)
+        embedded_port = None
         if ingest and not mqtt_url:
-            raise ConfigError(
-                "MQTT_URL is not set (required unless KOPROGO_INGEST=false for an API-only replica)"
+            if not zero_config:
+                raise ConfigError(
+                    "MQTT_URL is not set (required unless KOPROGO_INGEST=false for an API-only replica)"
+                )
+            from .embedded import pick_port
+
+            embedded_port = pick_port(
+                int(_number(env, "KOPROGO_EMBEDDED_MQTT_PORT", 1883, 0, 65535))
             )
+            mqtt_url = f"mqtt://127.0.0.1:{embedded_port}"
         client_id = env.get("KOPROGO_MQTT_CLIENT_ID") or f"koprogo-graph-{socket.gethostname()}"
         redis_url = env.get("REDIS_URL", "").strip() or None
         if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "memory"):
@@ -136,14 +164,21 @@ class Settings:
         if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
             raise ConfigError("SMTP_URL must be an smtp:// or smtps:// URL")
         return cls(
-            database_url=Secret(database_url),
+            database_url=Secret(database_url) if database_url else None,
+            embedded_broker_port=embedded_port,
+            data_dir=env.get("KOPROGO_DATA_DIR") or None,
             jwt_secret=Secret(_jwt_secret(env, environment)),
             redis_url=redis_url,
             mqtt=MqttSettings.from_url(
                 mqtt_url,
                 client_id=client_id,
-                share_group=env.get("KOPROGO_MQTT_GROUP", "koprogo-ingest"),
-                protocol=_choice(env, "KOPROGO_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),
+                share_group=None
+                if embedded_port
+                else env.get("KOPROGO_MQTT_GROUP", "koprogo-ingest"),
+                # The embedded broker speaks MQTT 3.1.1 and has no shared subscriptions.
+                protocol="3.1.1"
+                if embedded_port
+                else _choice(env, "KOPROGO_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),
             )
             if mqtt_url
             else None,
@@ -152,6 +187,7 @@ class Settings:
             smtp_url=Secret(smtp_url) if smtp_url else None,
             mail_from=env.get("KOPROGO_MAIL_FROM", "koprogo-alerts@localhost"),
             offline_check_seconds=_number(env, "KOPROGO_OFFLINE_CHECK_SECONDS", 30.0, 0.1, 3600),
+            leak_check_seconds=_number(env, "KOPROGO_LEAK_CHECK_SECONDS", 600.0, 1, 86_400),
             db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
             notify=_bool(env, "KOPROGO_NOTIFY", True),

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from ..domain.consumption import Bucket, BucketWidth, merge, whole_hour_offsets
+from ..domain.consumption import Bucket, BucketWidth, bucket_starts, merge, whole_hour_offsets
 
 __all__ = ["series"]
 
@@ -38,12 +38,16 @@ FROM pairs WHERE in_range
 GROUP BY sensor_id, bucket
 """
 
+# Rollup rows are bucketed with width_bucket() over the bucket starts, computed once per request
+# by the same local-calendar rules as time_bucket (domain.consumption.bucket_starts): a binary
+# search per row instead of a time_bucket() call per row (a year of a building is ~900,000 rows).
 _ROLLUP = """
-SELECT sensor_id, time_bucket($4::text::interval, hour, $5) AS bucket, sum(count)::int AS count, sum(sum) AS sum,
-       min(min) AS min, max(max) AS max, sum(consumption) AS consumption
+SELECT sensor_id, width_bucket(extract(epoch FROM hour)::float8, $4::float8[]) AS bucket_index,
+       sum(count)::int AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+       sum(consumption) AS consumption
 FROM readings_hourly
 WHERE sensor_id = ANY($1::uuid[]) AND hour >= $2 AND hour < $3
-GROUP BY sensor_id, bucket
+GROUP BY sensor_id, bucket_index
 """
 
 
@@ -81,9 +85,16 @@ async def series(
     for lo, hi, sql in parts:
         if lo >= hi:
             continue
-        for r in await con.fetch(sql, args[0], lo, hi, args[1], args[2]):
+        if sql is _ROLLUP:
+            starts = bucket_starts(lo, hi, width, tz)
+            rows = await con.fetch(sql, args[0], lo, hi, [s.timestamp() for s in starts])
+            keyed = [(starts[r["bucket_index"] - 1], r) for r in rows]
+        else:
+            rows = await con.fetch(sql, args[0], lo, hi, args[1], args[2])
+            keyed = [(r["bucket"], r) for r in rows]
+        for bucket_start, r in keyed:
             part = Bucket(
-                start=r["bucket"],
+                start=bucket_start,
                 count=r["count"],
                 sum=r["sum"],
                 min=r["min"],
@@ -91,7 +102,7 @@ async def series(
                 consumption=r["consumption"],
             ).with_avg()
             buckets = out.setdefault(r["sensor_id"], {})
-            buckets[r["bucket"]] = (
-                merge(buckets[r["bucket"]], part) if r["bucket"] in buckets else part
+            buckets[bucket_start] = (
+                merge(buckets[bucket_start], part) if bucket_start in buckets else part
             )
     return out

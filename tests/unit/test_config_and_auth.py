@@ -32,7 +32,6 @@ def test_settings_parse_urls_and_hide_secrets():
 @pytest.mark.parametrize(
     ("change", "variable"),
     [
-        ({"DATABASE_URL": ""}, "DATABASE_URL"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"KOPROGO_JWT_SECRET": ""}, "KOPROGO_JWT_SECRET"),
         ({"KOPROGO_JWT_SECRET": "secret"}, "KOPROGO_JWT_SECRET"),
@@ -50,6 +49,19 @@ def test_bad_settings_name_the_variable_in_one_line(change, variable):
         Settings.from_env({**BASE, **change})
     assert variable in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_without_database_url_everything_missing_runs_embedded_in_development():
+    settings = Settings.from_env({"KOPROGO_EMBEDDED_MQTT_PORT": "0"})
+    assert settings.database_url is None and settings.development
+    assert settings.mqtt.host == "127.0.0.1" and settings.mqtt.protocol == "3.1.1"
+    assert settings.mqtt.share_group is None
+    assert [p.split(" ")[0] for p in settings.embedded] == ["PostgreSQL", "MQTT", "in-memory"]
+
+
+def test_production_configuration_starts_nothing_embedded():
+    settings = Settings.from_env({**BASE, "REDIS_URL": "redis://cache:6379/0"})
+    assert settings.embedded == []
 
 
 def test_api_only_replica_needs_no_broker():

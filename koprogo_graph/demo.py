@@ -1,0 +1,89 @@
+"""``koprogo-graph demo``: the service plus a demo organization with live simulated devices.
+
+Provisions a building with a dozen sensors, replays the last 24 hours of a leaking water meter
+(as a device catching up after being offline would) so the leak alert fires within a minute,
+then keeps publishing realistic readings, and prints a token and queries to paste in GraphiQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aiomqtt
+import jwt
+from broadcaster import Broadcast
+
+from .config import Settings
+from .ingest.simulate import make_fleet, provision, run_simulation
+from .store.db import Database
+
+__all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services"]
+
+log = logging.getLogger(__name__)
+
+DEMO_ORGANIZATION = uuid.UUID("00000000-0000-4000-8000-00000000de00")
+DEMO_BUILDING = uuid.UUID("00000000-0000-4000-8000-0000000b0001")
+
+
+def demo_token(settings: Settings, days: int = 30) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(uuid.UUID(int=1)),
+        "email": "syndic@demo.koprogo.test",
+        "role": "syndic",
+        "organization_id": str(DEMO_ORGANIZATION),
+        "role_id": str(uuid.UUID(int=2)),
+        "iat": now,
+        "exp": now + days * 86_400,
+    }
+    return jwt.encode(claims, settings.jwt_secret.get(), algorithm="HS256")
+
+
+def banner(settings: Settings, host: str, port: int) -> str:
+    token = demo_token(settings)
+    headers = json.dumps({"Authorization": f"Bearer {token}"})
+    return f"""
+KoproGo graph demo
+  GraphiQL:  http://{host}:{port}/graphql   (add this header in GraphiQL's Headers tab)
+  Headers:   {headers}
+  MQTT:      {settings.mqtt.host}:{settings.mqtt.port}  (topic koprogo/{DEMO_ORGANIZATION}/{DEMO_BUILDING}/<deviceId>/readings)
+
+Try:
+  {{ sensors {{ totalCount edges {{ node {{ deviceId type lastValue lastReadingAt unitOfMeasure }} }} }} }}
+  {{ alerts {{ edges {{ node {{ type severity status message sensor {{ deviceId }} }} }} }} }}
+  subscription {{ readingAdded(buildingId: "{DEMO_BUILDING}") {{ sensorId value timestamp quality }} }}
+"""
+
+
+def demo_services(sensors: int, rate: float):
+    """Background services for create_app: provision, replay a leaking day, then simulate."""
+
+    def make(settings: Settings, db: Database, broadcast: Broadcast) -> list:
+        async def run() -> None:
+            fleet = make_fleet(DEMO_ORGANIZATION, DEMO_BUILDING, sensors, leaks=1, prefix="DEMO")
+            added = await provision(settings.database_url.get(), fleet)
+            log.info("demo: %d sensor(s) provisioned in organization %s", added, DEMO_ORGANIZATION)
+            await asyncio.sleep(1)  # let the ingestor subscribe
+            leaking = next(s for s in fleet if s.leak_lph > 0)
+            await _replay_day(settings, leaking)
+            await run_simulation(settings.mqtt, fleet, rate=rate, duration=None)
+
+        return [run]
+
+    return make
+
+
+async def _replay_day(settings: Settings, sensor) -> None:
+    """The leaking meter catches up on its last 24 h: one array payload, every 15 minutes."""
+    now = datetime.now(UTC)
+    sensor.last = (now - timedelta(hours=25)).timestamp()
+    readings = [sensor.reading(now - timedelta(minutes=15 * i)) for i in range(100, 0, -1)]
+    async with aiomqtt.Client(
+        settings.mqtt.host, settings.mqtt.port, identifier=f"koprogo-demo-{uuid.uuid4().hex[:6]}"
+    ) as client:
+        await client.publish(sensor.topic, json.dumps(readings), qos=1)
