@@ -38,7 +38,13 @@ SELECT sensor_id, date_trunc('hour', ts), min(organization_id::text)::uuid, min(
        sum(CASE WHEN prev IS NULL THEN NULL WHEN value < prev THEN value ELSE value - prev END)
 FROM (SELECT sensor_id, ts, value, organization_id, building_id,
              lag(value) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev FROM readings) r
-GROUP BY sensor_id, date_trunc('hour', ts)
+GROUP BY sensor_id, date_trunc('hour', ts);
+INSERT INTO readings_hourly_building (building_id, sensor_type, hour, organization_id, count, sum, min, max,
+                                      consumption)
+SELECT h.building_id, s.type, h.hour, min(h.organization_id::text)::uuid, sum(h.count), sum(h.sum), min(h.min),
+       max(h.max), sum(h.consumption)
+FROM readings_hourly h JOIN sensors s ON s.id = h.sensor_id
+GROUP BY h.building_id, s.type, h.hour
 """
 
 RAW_BUILDING = """
@@ -79,6 +85,7 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
         await con.execute(BUILD_ROLLUPS)
         await con.execute("VACUUM ANALYZE readings")
         await con.execute("VACUUM ANALYZE readings_hourly")
+        await con.execute("VACUUM ANALYZE readings_hourly_building")
         print(json.dumps({"rows": rows, "copy_seconds": round(copy_seconds, 1),
                           "copy_rows_per_s": round(rows / copy_seconds),
                           "rollup_build_seconds": round(time.perf_counter() - started, 1)}), flush=True)

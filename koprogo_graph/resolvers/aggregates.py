@@ -112,6 +112,7 @@ class AggregateQuery:
         building = parse_id(building_id, "buildingId")
         tz = _zone(timezone)
         _check_request(from_, to, bucket)
+        breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
         async with info.context.db.tenant(org) as con:
             sensors = await con.fetch(
                 "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3",
@@ -119,13 +120,25 @@ class AggregateQuery:
                 building,
                 sensor_type.value,
             )
-            per_sensor = await series_store.series(
-                con, [s["id"] for s in sensors], from_, to, bucket, tz
-            )
-        totals: dict[datetime, list[SensorConsumption]] = {}
+            ids = [s["id"] for s in sensors]
+            if not breakdown:  # building rollups: one row per hour, not one per sensor and hour
+                totals = await series_store.building_series(
+                    con, building, sensor_type.value, ids, from_, to, bucket, tz
+                )
+                return [
+                    ConsumptionBucket(
+                        bucket_start=b.start,
+                        consumption=b.consumption or 0.0,
+                        sensor_count=len(ids),
+                        by_sensor=[],
+                    )
+                    for _, b in sorted(totals.items())
+                ]
+            per_sensor = await series_store.series(con, ids, from_, to, bucket, tz)
+        parts_by_bucket: dict[datetime, list[SensorConsumption]] = {}
         for sid, buckets in per_sensor.items():
             for start, b in buckets.items():
-                totals.setdefault(start, []).append(
+                parts_by_bucket.setdefault(start, []).append(
                     SensorConsumption(sensor_id=strawberry.ID(str(sid)), consumption=b.consumption)
                 )
         return [
@@ -135,7 +148,7 @@ class AggregateQuery:
                 sensor_count=len(parts),
                 by_sensor=sorted(parts, key=lambda c: c.sensor_id),
             )
-            for start, parts in sorted(totals.items())
+            for start, parts in sorted(parts_by_bucket.items())
         ]
 
     @strawberry.field(

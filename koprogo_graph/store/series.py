@@ -13,7 +13,7 @@ import asyncpg
 
 from ..domain.consumption import Bucket, BucketWidth, bucket_starts, merge, whole_hour_offsets
 
-__all__ = ["series"]
+__all__ = ["building_series", "series"]
 
 _RAW = """
 WITH wanted AS (SELECT unnest($1::uuid[]) AS sensor_id),
@@ -60,6 +60,48 @@ def _ceil_hour(ts: datetime) -> datetime:
     return floor if floor == ts else floor + timedelta(hours=1)
 
 
+_BUILDING_ROLLUP = """
+SELECT width_bucket(extract(epoch FROM hour)::float8, $4::float8[]) AS bucket_index,
+       sum(count)::int AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+       sum(consumption) AS consumption
+FROM readings_hourly_building
+WHERE building_id = $1 AND sensor_type = $5 AND hour >= $2 AND hour < $3
+GROUP BY bucket_index
+"""
+
+
+def _plan(
+    start: datetime, end: datetime, width: BucketWidth, tz: ZoneInfo
+) -> list[tuple[datetime, datetime, bool]]:
+    """[(lo, hi, from_rollups)]: whole hours from rollups when buckets are made of whole hours."""
+    hourly = width in (BucketWidth.HOUR, BucketWidth.DAY, BucketWidth.WEEK, BucketWidth.MONTH)
+    middle_start, middle_end = _ceil_hour(start), _floor_hour(end)
+    if hourly and middle_start < middle_end and whole_hour_offsets(tz, start, end):
+        parts = [
+            (start, middle_start, False),
+            (middle_start, middle_end, True),
+            (middle_end, end, False),
+        ]
+    else:
+        parts = [(start, end, False)]
+    return [(lo, hi, rollup) for lo, hi, rollup in parts if lo < hi]
+
+
+def _bucket(start: datetime, r: asyncpg.Record) -> Bucket:
+    return Bucket(
+        start=start,
+        count=r["count"],
+        sum=r["sum"],
+        min=r["min"],
+        max=r["max"],
+        consumption=r["consumption"],
+    ).with_avg()
+
+
+def _add(buckets: dict[datetime, Bucket], part: Bucket) -> None:
+    buckets[part.start] = merge(buckets[part.start], part) if part.start in buckets else part
+
+
 async def series(
     con: asyncpg.Connection,
     sensor_ids: Sequence[uuid.UUID],
@@ -69,40 +111,43 @@ async def series(
     tz: ZoneInfo,
 ) -> dict[uuid.UUID, dict[datetime, Bucket]]:
     """Per sensor, per bucket start (UTC): count, sum, min, max, avg and consumption over [start, end)."""
-    args = (list(sensor_ids), width.sql_interval, tz.key)
-    parts: list[tuple[datetime, datetime, str]] = []
-    hourly = width in (BucketWidth.HOUR, BucketWidth.DAY, BucketWidth.WEEK, BucketWidth.MONTH)
-    middle_start, middle_end = _ceil_hour(start), _floor_hour(end)
-    if hourly and middle_start < middle_end and whole_hour_offsets(tz, start, end):
-        parts = [
-            (start, middle_start, _RAW),
-            (middle_start, middle_end, _ROLLUP),
-            (middle_end, end, _RAW),
-        ]
-    else:
-        parts = [(start, end, _RAW)]
     out: dict[uuid.UUID, dict[datetime, Bucket]] = {}
-    for lo, hi, sql in parts:
-        if lo >= hi:
-            continue
-        if sql is _ROLLUP:
+    for lo, hi, from_rollups in _plan(start, end, width, tz):
+        if from_rollups:
             starts = bucket_starts(lo, hi, width, tz)
-            rows = await con.fetch(sql, args[0], lo, hi, [s.timestamp() for s in starts])
+            rows = await con.fetch(
+                _ROLLUP, list(sensor_ids), lo, hi, [s.timestamp() for s in starts]
+            )
             keyed = [(starts[r["bucket_index"] - 1], r) for r in rows]
         else:
-            rows = await con.fetch(sql, args[0], lo, hi, args[1], args[2])
+            rows = await con.fetch(_RAW, list(sensor_ids), lo, hi, width.sql_interval, tz.key)
             keyed = [(r["bucket"], r) for r in rows]
         for bucket_start, r in keyed:
-            part = Bucket(
-                start=bucket_start,
-                count=r["count"],
-                sum=r["sum"],
-                min=r["min"],
-                max=r["max"],
-                consumption=r["consumption"],
-            ).with_avg()
-            buckets = out.setdefault(r["sensor_id"], {})
-            buckets[bucket_start] = (
-                merge(buckets[bucket_start], part) if bucket_start in buckets else part
+            _add(out.setdefault(r["sensor_id"], {}), _bucket(bucket_start, r))
+    return out
+
+
+async def building_series(
+    con: asyncpg.Connection,
+    building_id: uuid.UUID,
+    sensor_type: str,
+    sensor_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    width: BucketWidth,
+    tz: ZoneInfo,
+) -> dict[datetime, Bucket]:
+    """Totals over a building's sensors of one type: building rollups, raw readings at the edges."""
+    out: dict[datetime, Bucket] = {}
+    for lo, hi, from_rollups in _plan(start, end, width, tz):
+        if from_rollups:
+            starts = bucket_starts(lo, hi, width, tz)
+            rows = await con.fetch(
+                _BUILDING_ROLLUP, building_id, lo, hi, [s.timestamp() for s in starts], sensor_type
             )
+            for r in rows:
+                _add(out, _bucket(starts[r["bucket_index"] - 1], r))
+        else:
+            for r in await con.fetch(_RAW, list(sensor_ids), lo, hi, width.sql_interval, tz.key):
+                _add(out, _bucket(r["bucket"], r))
     return out

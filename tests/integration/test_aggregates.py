@@ -208,6 +208,23 @@ async def test_building_consumption_sums_its_sensors(graphql, token, meter):
         single = want[start]["consumption"] or 0.0
         assert b["sensorCount"] == 2
         assert close(b["consumption"], 3 * single)  # the second meter reads double
+    # Without the per-sensor breakdown the building rollups answer: the same totals.
+    totals_only = BUILDING.replace(" bySensor { sensorId consumption }", "")
+    body2 = await graphql(
+        totals_only,
+        {
+            "b": str(meter["building"]),
+            "from": lo.isoformat(),
+            "to": hi.isoformat(),
+            "bucket": "DAY",
+        },
+        token(meter["org"]),
+    )
+    assert [
+        (b["bucketStart"], round(b["consumption"], 6)) for b in body2["data"]["buildingConsumption"]
+    ] == [
+        (b["bucketStart"], round(b["consumption"], 6)) for b in body["data"]["buildingConsumption"]
+    ]
     other_org = await graphql(
         BUILDING,
         {
