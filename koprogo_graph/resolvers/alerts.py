@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 from ..errors import BadUserInput, NotFound
 from ..schema.alerts import Alert
 from ..schema.context import Context
-from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from ..schema.pagination import PageInfo, decode_keyset, encode_cursor, page_info, page_size
 from ..store import alerts as store
 from ..store import notifications as notifications_store
 from ._args import parse_id, parse_optional_id
@@ -122,13 +121,7 @@ class AlertQuery:
             sensor_id=sensor_id,
             **{"from": from_, "to": to},
         )
-        keyset = None
-        if after is not None:
-            at, last = decode_cursor(after, 2)
-            try:
-                keyset = (datetime.fromisoformat(at), uuid.UUID(last))
-            except ValueError:
-                raise BadUserInput("after", "is not a cursor returned by this API") from None
+        keyset = decode_keyset(after)
         async with info.context.db.tenant(org) as con:
             total, rows = await store.list_page(con, org, filters, limit=limit + 1, after=keyset)
         edges = [
@@ -140,9 +133,7 @@ class AlertQuery:
         return AlertConnection(
             total_count=total,
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
         )
 
     @strawberry.field(description="Counts of your organization's alerts.")

@@ -9,7 +9,7 @@ import strawberry
 
 from ..errors import BadUserInput
 from ..schema.context import Context
-from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from ..schema.readings import Reading, ReadingConnection, ReadingEdge, RejectedMessage
 from ..store import readings as store
 from ..store import rejections as rejections_store
@@ -72,9 +72,7 @@ class ReadingQuery:
         return ReadingConnection(
             total_count=total,
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
         )
 
     @strawberry.field(

@@ -15,7 +15,7 @@ from ..errors import BadUserInput, NotFound
 from ..realtime.events import SensorStatusEvent, encode_event, jsonable_row, sensors_channel
 from ..schema.context import Context
 from ..schema.enums import Role
-from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
 from ..schema.sensors import (
     AlertRulesInput,
     CreateSensorInput,
@@ -83,13 +83,7 @@ class SensorQuery:
             "type": type.value if type else None,
             "status": status.value if status else None,
         }
-        keyset = None
-        if after is not None:
-            created_at, last_id = decode_cursor(after, 2)
-            try:
-                keyset = (datetime.fromisoformat(created_at), uuid.UUID(last_id))
-            except ValueError:
-                raise BadUserInput("after", "is not a cursor returned by this API") from None
+        keyset = decode_keyset(after)
         async with info.context.db.tenant(org) as con:
             total = await store.count(con, org, **filters)
             rows = await store.list_page(con, org, limit=limit + 1, after=keyset, **filters)
@@ -102,9 +96,7 @@ class SensorQuery:
         return SensorConnection(
             total_count=total,
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
         )
 
 

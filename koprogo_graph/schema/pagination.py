@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 import strawberry
 
 from ..errors import BadUserInput
 
-__all__ = ["PageInfo", "decode_cursor", "encode_cursor", "page_size"]
+__all__ = ["PageInfo", "decode_cursor", "decode_keyset", "encode_cursor", "page_info", "page_size"]
 
 
 @strawberry.type
@@ -44,3 +46,19 @@ def page_size(first: int, maximum: int, field: str = "first") -> int:
     if first > maximum:
         raise BadUserInput(field, f"must be at most {maximum}")
     return first
+
+
+def decode_keyset(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) keyset of an ``after`` cursor made by encode_cursor(ts.isoformat(), id)."""
+    if after is None:
+        return None
+    at, last = decode_cursor(after, 2)
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(last)
+    except ValueError:
+        raise BadUserInput("after", "is not a cursor returned by this API") from None
+
+
+def page_info(fetched: int, limit: int, end_cursor: str | None) -> PageInfo:
+    """PageInfo of a page for which ``limit + 1`` rows were asked and ``fetched`` came back."""
+    return PageInfo(has_next_page=fetched > limit, end_cursor=end_cursor)

@@ -82,44 +82,24 @@ async def meter(database_url):
         points.append((ts, round(value, 6)))
     async with open_database(database_url, pool_size=2) as db:
         async with db.tenant(org) as con:
-            sensor = (
-                await sensors_store.insert_many(
-                    con,
-                    org,
-                    [
-                        {
-                            "building_id": building,
-                            "device_id": "AGG-1",
-                            "type": "COLD_WATER",
-                            "reading_kind": "CUMULATIVE",
-                            "manufacturer": "Kamstrup",
-                            "model": "M21",
-                            "location": "Cave",
-                            "unit_of_measure": "m3",
-                            "sampling_interval": 300,
-                        }
-                    ],
-                )
-            )[0]
-            other = (
-                await sensors_store.insert_many(
-                    con,
-                    org,
-                    [
-                        {
-                            "building_id": building,
-                            "device_id": "AGG-2",
-                            "type": "COLD_WATER",
-                            "reading_kind": "CUMULATIVE",
-                            "manufacturer": "Kamstrup",
-                            "model": "M21",
-                            "location": "Cave",
-                            "unit_of_measure": "m3",
-                            "sampling_interval": 300,
-                        }
-                    ],
-                )
-            )[0]
+            sensor, other = await sensors_store.insert_many(
+                con,
+                org,
+                [
+                    {
+                        "building_id": building,
+                        "device_id": device,
+                        "type": "COLD_WATER",
+                        "reading_kind": "CUMULATIVE",
+                        "manufacturer": "Kamstrup",
+                        "model": "M21",
+                        "location": "Cave",
+                        "unit_of_measure": "m3",
+                        "sampling_interval": 300,
+                    }
+                    for device in ("AGG-1", "AGG-2")
+                ],
+            )
         batches = [points[i : i + 40] for i in range(0, len(points), 40)]
         rng.shuffle(batches)  # late and out-of-order batches
         async with db.system() as con:
