@@ -13,7 +13,13 @@ from broadcaster import Broadcast
 from ..config import Settings
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
-from ..realtime.events import ReadingsEvent, encode_event, reading_event, readings_channel
+from ..realtime.events import (
+    ReadingsEvent,
+    building_readings_channel,
+    encode_event,
+    reading_event,
+    readings_channel,
+)
 from ..store.db import Database
 from . import metrics
 from .consumer import IngestOptions, run_ingestor
@@ -74,15 +80,26 @@ class Ingestor:
                 metrics.PUBLISH_DROPPED.inc(len(dropped))
 
     async def _publish_live(self) -> None:
+        """One message per organization (for organization-wide subscriptions) and one per
+        building (for a building's dashboards) for each stored batch."""
         while True:
             stored = await self._live.get()
             by_org: dict[object, list] = defaultdict(list)
+            by_building: dict[tuple, list] = defaultdict(list)
             for r in stored:
-                by_org[r.organization_id].append(reading_event(r))
-            for org, events in by_org.items():
-                message = encode_event(ReadingsEvent(kind="readings", readings=events))
+                event = reading_event(r)
+                by_org[r.organization_id].append(event)
+                by_building[(r.organization_id, r.building_id)].append(event)
+            messages = [(readings_channel(org), events) for org, events in by_org.items()]
+            messages += [
+                (building_readings_channel(*key), events) for key, events in by_building.items()
+            ]
+            for channel, events in messages:
                 try:
-                    await self.broadcast.publish(channel=readings_channel(org), message=message)
+                    await self.broadcast.publish(
+                        channel=channel,
+                        message=encode_event(ReadingsEvent(kind="readings", readings=events)),
+                    )
                 except Exception:
                     metrics.PUBLISH_DROPPED.inc(len(events))
-                    log.exception("could not publish live readings")
+                    log.exception("could not publish live readings on %s", channel)

@@ -23,6 +23,7 @@ __all__ = [
     "ResyncEvent",
     "SensorStatusEvent",
     "alerts_channel",
+    "building_readings_channel",
     "decode_event",
     "encode_event",
     "jsonable_row",
@@ -35,6 +36,13 @@ __all__ = [
 
 def readings_channel(organization_id: uuid.UUID | str) -> str:
     return f"koprogo:org:{organization_id}:readings"
+
+
+def building_readings_channel(
+    organization_id: uuid.UUID | str, building_id: uuid.UUID | str
+) -> str:
+    """Readings of one building: dashboards of a building wake up for their building only."""
+    return f"koprogo:org:{organization_id}:building:{building_id}:readings"
 
 
 def alerts_channel(organization_id: uuid.UUID | str) -> str:

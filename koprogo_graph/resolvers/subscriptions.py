@@ -22,6 +22,7 @@ from ..auth import Viewer
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
     alerts_channel,
+    building_readings_channel,
     decode_event,
     readings_channel,
     restore_row,
@@ -88,12 +89,16 @@ class LiveSubscription:
         sensor_ids: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[Reading, None]:
         building = parse_optional_id(building_id, "buildingId")
-        sensors = {parse_id(s, "sensorIds") for s in sensor_ids} if sensor_ids is not None else None
-        async for event in _events(info, readings_channel):
+        sensors = (
+            {str(parse_id(s, "sensorIds")) for s in sensor_ids} if sensor_ids is not None else None
+        )
+        # A building's subscription listens on that building's channel only.
+        channel = (
+            (lambda org: building_readings_channel(org, building)) if building else readings_channel
+        )
+        async for event in _events(info, channel):
             for r in event.get("readings", ()):
-                if building and r["buildingId"] != str(building):
-                    continue
-                if sensors is not None and uuid.UUID(r["sensorId"]) not in sensors:
+                if sensors is not None and r["sensorId"] not in sensors:
                     continue
                 yield Reading.from_event(r)
 
