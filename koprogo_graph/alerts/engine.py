@@ -11,6 +11,8 @@ from ..domain.alert_rules import (
     Clear,
     battery_rule,
     meter_backwards_rule,
+    poor_run_rule,
+    robust_anomaly,
     threshold_rule,
 )
 from ..domain.alerts import AlertType
@@ -37,6 +39,20 @@ GROUP BY s.id, b.first_ts
 """
 
 
+# Recent history, fetched only for the sensors whose rules need it (anomaly detection on, or a
+# POOR reading in the batch), so the common path costs one query per batch.
+_HISTORY = """
+SELECT b.sensor_id, coalesce(h.vals, '{}') AS vals, coalesce(h.quals, '{}') AS quals
+FROM unnest($1::uuid[], $2::timestamptz[]) AS b(sensor_id, first_ts)
+CROSS JOIN LATERAL (
+    SELECT array_agg(value ORDER BY ts) AS vals, array_agg(quality ORDER BY ts) AS quals
+    FROM (SELECT ts, value, quality FROM readings WHERE sensor_id = b.sensor_id AND ts < b.first_ts
+          ORDER BY ts DESC LIMIT $3) recent
+) h
+"""
+HISTORY_DEPTH = 200
+
+
 class AlertEngine:
     def __init__(self, db: Database, broadcast: Any) -> None:
         self.db = db
@@ -52,14 +68,34 @@ class AlertEngine:
             sensors = await con.fetch(
                 _CONTEXT, list(by_sensor), [batch[0].ts for batch in by_sensor.values()]
             )
+            history = await self._history(con, sensors, by_sensor)
             for sensor in sensors:
                 if sensor["status"] in _SILENT:
                     continue
-                changed += await self._evaluate(con, sensor, by_sensor[sensor["id"]])
+                changed += await self._evaluate(
+                    con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"])
+                )
         await publish_alert_changes(self.broadcast, changed)
 
-    async def _evaluate(self, con: Any, sensor: Any, readings: list[StoredReading]) -> list[Any]:
+    async def _history(self, con: Any, sensors: list, by_sensor: dict) -> dict:
+        wanted = [
+            s["id"]
+            for s in sensors
+            if AlertRules.for_sensor(s["type"], s["alert_rules"]).anomaly_detection
+            or any(r.quality == "POOR" for r in by_sensor[s["id"]])
+        ]
+        if not wanted:
+            return {}
+        rows = await con.fetch(
+            _HISTORY, wanted, [by_sensor[i][0].ts for i in wanted], HISTORY_DEPTH
+        )
+        return {r["sensor_id"]: (list(r["vals"]), list(r["quals"])) for r in rows}
+
+    async def _evaluate(
+        self, con: Any, sensor: Any, readings: list[StoredReading], history: tuple | None
+    ) -> list[Any]:
         rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
+        values, qualities = history or ([], [])
         open_types = set(sensor["open_types"])
         changed = []
         previous = sensor["previous_value"]
@@ -78,6 +114,11 @@ class AlertEngine:
                 )
                 verdicts.append((battery_rule(r.battery_level, rules), r))
                 verdicts.append((meter_backwards_rule(previous, r.value, r.reading_kind), r))
+                if history is not None:
+                    verdicts.append((robust_anomaly(values[-HISTORY_DEPTH:], r.value, rules), r))
+                    qualities.append(r.quality)
+                    verdicts.append((poor_run_rule(qualities, rules), r))
+                    values.append(r.value)
             previous = r.value
         for verdict, reading in verdicts:
             if verdict is None:

@@ -11,8 +11,17 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ..domain.alert_rules import AlertRules, leak_rule, offline_rule
+from ..domain.alert_rules import (
+    AlertRules,
+    Clear,
+    Raise,
+    leak_rule,
+    night_leak_rule,
+    offline_rule,
+    stuck_rule,
+)
 from ..store import notifications
 from ..store.db import Database, is_transient
 from .actions import apply_verdict, publish_alert_changes
@@ -33,7 +42,7 @@ FOR UPDATE OF s SKIP LOCKED
 LIMIT 500
 """
 
-# Hourly consumption of water meters over the last 24 h, by the consumption rule of SPEC §10
+# Hourly consumption of water meters over the last 28 h (24 h and the last night), by the consumption rule of SPEC §10
 # (each pair of consecutive readings counts for the hour of the later one; a reset counts the
 # later value itself). Hours without readings are absent.
 _HOURLY_WATER = """
@@ -46,14 +55,29 @@ WITH candidates AS (
 ), pairs AS (
     SELECT r.sensor_id, r.ts, r.value - lag(r.value) OVER w AS delta, r.value
     FROM readings r JOIN candidates c ON c.id = r.sensor_id
-    WHERE r.ts >= date_trunc('hour', now()) - interval '25 hours'
+    WHERE r.ts >= date_trunc('hour', now()) - interval '29 hours'
     WINDOW w AS (PARTITION BY r.sensor_id ORDER BY r.ts)
 )
 SELECT sensor_id, date_trunc('hour', ts) AS hour,
        sum(CASE WHEN delta < 0 THEN value ELSE delta END) AS consumption
-FROM pairs WHERE delta IS NOT NULL AND ts >= date_trunc('hour', now()) - interval '24 hours'
+FROM pairs WHERE delta IS NOT NULL AND ts >= date_trunc('hour', now()) - interval '28 hours'
   AND ts < date_trunc('hour', now())
 GROUP BY sensor_id, hour
+"""
+
+# Sensors with a stuck-value rule: their readings over the configured window.
+_STUCK_CANDIDATES = """
+SELECT s.*, w.vals, w.first_ts
+FROM sensors s
+CROSS JOIN LATERAL (
+    SELECT array_agg(r.value ORDER BY r.ts) AS vals, min(r.ts) AS first_ts FROM readings r
+    WHERE r.sensor_id = s.id
+      AND r.ts >= now() - make_interval(secs => (s.alert_rules->>'stuck_after_seconds')::int)
+) w
+WHERE s.status = 'ACTIVE' AND s.alert_rules ? 'stuck_after_seconds'
+  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.sensor_id = s.id AND a.type = 'SENSOR_FAULTY'
+                  AND a.status <> 'RESOLVED')
+ORDER BY s.id FOR UPDATE OF s SKIP LOCKED LIMIT 500
 """
 
 _REMINDERS = """
@@ -62,6 +86,13 @@ WHERE a.status = 'OPEN' AND a.severity = 'CRITICAL'
   AND coalesce(a.last_notified_at, a.triggered_at) < now() - make_interval(secs => $1)
 ORDER BY a.id FOR UPDATE OF a SKIP LOCKED LIMIT 200
 """
+
+
+def last_night(now: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The UTC starts of the 02:00, 03:00 and 04:00 local hours of the last night that ended."""
+    local = now.astimezone(tz)
+    day = local.date() if local.hour >= 5 else local.date() - timedelta(days=1)
+    return [datetime(day.year, day.month, day.day, h, tzinfo=tz).astimezone(UTC) for h in (2, 3, 4)]
 
 
 class Watchdog:
@@ -73,7 +104,9 @@ class Watchdog:
         every: float = 30.0,
         leak_every: float = 600.0,
         reminder_after: float = 3600.0,
+        timezone: str = "Europe/Brussels",
     ) -> None:
+        self.timezone = ZoneInfo(timezone)
         self.db = db
         self.broadcast = broadcast
         self.every = every
@@ -86,6 +119,7 @@ class Watchdog:
         while True:
             try:
                 await self.check_offline()
+                await self.check_stuck()
                 await self.send_reminders()
                 if loop.time() - last_leak_check >= self.leak_every:
                     await self.check_leaks()
@@ -107,6 +141,23 @@ class Watchdog:
                 verdict = offline_rule(
                     sensor["last_reading_at"], now, sensor["sampling_interval"], rules
                 )
+                if verdict is not None and rules.enabled:
+                    changed.append(await apply_verdict(con, sensor, verdict, now))
+        await publish_alert_changes(self.broadcast, changed)
+        return len(changed)
+
+    async def check_stuck(self) -> int:
+        now = datetime.now(UTC)
+        changed = []
+        async with self.db.system() as con:
+            for sensor in await con.fetch(_STUCK_CANDIDATES):
+                rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
+                window_start = now - timedelta(seconds=rules.stuck_after_seconds or 0)
+                covered = sensor["first_ts"] is not None and (
+                    sensor["first_ts"] - window_start
+                    <= timedelta(seconds=2 * sensor["sampling_interval"])
+                )
+                verdict = stuck_rule(list(sensor["vals"] or []), covered, rules)
                 if verdict is not None and rules.enabled:
                     changed.append(await apply_verdict(con, sensor, verdict, now))
         await publish_alert_changes(self.broadcast, changed)
@@ -134,11 +185,13 @@ class Watchdog:
             )
             for sensor in sensors:
                 rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
-                series = [by_sensor[sensor["id"]].get(h) for h in hours]
-                verdict = leak_rule(series, rules)
-                if verdict is None or (
-                    verdict.__class__.__name__ == "Clear" and not sensor["open_leaks"]
-                ):
+                consumption = by_sensor[sensor["id"]]
+                verdict = leak_rule([consumption.get(h) for h in hours], rules)
+                if rules.leak_night_window and not isinstance(verdict, Raise):
+                    verdict = night_leak_rule(
+                        [consumption.get(h) for h in last_night(now, self.timezone)], rules
+                    )
+                if verdict is None or (isinstance(verdict, Clear) and not sensor["open_leaks"]):
                     continue
                 row = await apply_verdict(con, sensor, verdict, now)
                 if row is not None:

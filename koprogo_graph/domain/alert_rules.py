@@ -22,8 +22,11 @@ __all__ = [
     "battery_rule",
     "leak_rule",
     "meter_backwards_rule",
+    "night_leak_rule",
     "offline_rule",
+    "poor_run_rule",
     "robust_anomaly",
+    "stuck_rule",
     "threshold_rule",
 ]
 
@@ -61,6 +64,8 @@ class AlertRules:
     leak_night_window: bool = False
     anomaly_detection: bool = False
     anomaly_threshold: float = 6.0
+    stuck_after_seconds: int | None = None
+    poor_readings_run: int = 10
 
     @classmethod
     def for_sensor(cls, sensor_type: str, stored: Mapping[str, Any] | None) -> AlertRules:
@@ -185,6 +190,56 @@ def leak_rule(hourly_consumption: Sequence[float | None], rules: AlertRules) -> 
             0.0,
         )
     return Clear(AlertType.LEAK_DETECTED)
+
+
+def night_leak_rule(night_hours: Sequence[float | None], rules: AlertRules) -> Verdict:
+    """The night-flow variant: water flowing in each hour of the 02:00-05:00 local window, when
+    nobody should be drawing any. ``night_hours`` are that window's three hours, in order."""
+    if not (rules.leak_detection and rules.leak_night_window) or len(night_hours) != 3:
+        return None
+    if any(c is None for c in night_hours):
+        return None
+    if all(c > 0 for c in night_hours):
+        lowest = min(night_hours)
+        return Raise(
+            AlertType.LEAK_DETECTED,
+            AlertSeverity.CRITICAL,
+            f"water flowed all night between 02:00 and 05:00 (at least {lowest:g} per hour)",
+            lowest,
+            0.0,
+        )
+    return Clear(AlertType.LEAK_DETECTED)
+
+
+def poor_run_rule(recent_qualities: Sequence[str], rules: AlertRules) -> Verdict:
+    """A run of POOR readings (battery or radio failing): the newest ``poor_readings_run``."""
+    run = rules.poor_readings_run
+    if run <= 0 or len(recent_qualities) < run:
+        return None
+    if all(q == "POOR" for q in recent_qualities[-run:]):
+        return Raise(
+            AlertType.SENSOR_FAULTY, AlertSeverity.WARNING, f"the last {run} readings were POOR"
+        )
+    return None
+
+
+def stuck_rule(
+    values_in_window: Sequence[float], window_covered: bool, rules: AlertRules
+) -> Verdict:
+    """A value that has not moved for ``stuck_after_seconds`` (a frozen probe or register).
+
+    ``window_covered`` says the readings span the whole window (so silence is not taken for a
+    frozen value: the offline rule covers silence)."""
+    if rules.stuck_after_seconds is None or not window_covered or len(values_in_window) < 2:
+        return None
+    if max(values_in_window) == min(values_in_window):
+        return Raise(
+            AlertType.SENSOR_FAULTY,
+            AlertSeverity.WARNING,
+            f"value stuck at {values_in_window[-1]:g} for {rules.stuck_after_seconds} s",
+            values_in_window[-1],
+        )
+    return None
 
 
 def robust_anomaly(

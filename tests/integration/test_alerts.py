@@ -101,6 +101,7 @@ async def alert_server(database_url, run_id, mailbox) -> AsyncIterator[RunningSe
         KOPROGO_NOTIFY_RETRY_SECONDS="0.05",
         KOPROGO_RATE_BURST="1000",
         KOPROGO_NOTIFY="true",
+        KOPROGO_LEAK_CHECK_SECONDS="1",
     )
     srv, task, running = await start_server(settings)
     yield running
@@ -372,3 +373,113 @@ async def test_bad_notification_settings_name_the_field(alert_server, gq, token)
     body = await gq(mutation, {"input": {"webhookUrl": "ftp://x"}}, token(org))
     assert body["errors"][0]["extensions"]["field"] == "webhookUrl"
     assert error_codes(await gq(mutation, {"input": {}}, token(org, "owner"))) == ["FORBIDDEN"]
+
+
+async def configure(gq, token, org, sensor_id, rules: dict) -> None:
+    body = await gq(
+        "mutation($id: ID!, $input: AlertRulesInput!) { configureAlerts(id: $id, input: $input) { id } }",
+        {"id": sensor_id, "input": rules},
+        token(org),
+    )
+    assert "errors" not in body, body
+
+
+async def open_alert_of_type(gq, token, org, sensor_id, alert_type):
+    async def check():
+        alerts = await alerts_of(gq, token, org, sensor_id)
+        return [a for a in alerts if a["type"] == alert_type and a["status"] != "RESOLVED"]
+
+    (alert,) = await eventually(check)
+    return alert
+
+
+async def test_a_value_far_from_the_sensors_habits_is_an_anomaly(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, alertThresholdMax=None)
+    await configure(gq, token, org, sensor["id"], {"anomalyDetection": True})
+    usual = [
+        {
+            "timestamp": (datetime.now(UTC) - timedelta(minutes=60 - i)).isoformat(),
+            "value": 20.0 + 0.1 * (i % 5),
+        }
+        for i in range(40)
+    ]
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(usual).encode(), qos=1)
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(90.0), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "ANOMALY_DETECTED")
+    assert alert["readingValue"] == 90.0
+
+
+async def test_a_run_of_poor_readings_marks_the_sensor_faulty(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, alertThresholdMax=None)
+    await configure(gq, token, org, sensor["id"], {"poorReadingsRun": 3})
+    poor = [
+        {
+            "timestamp": (datetime.now(UTC) - timedelta(minutes=5 - i)).isoformat(),
+            "value": 20.0,
+            "signal_strength": -110,
+        }
+        for i in range(3)
+    ]
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(poor).encode(), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "SENSOR_FAULTY")
+    assert "POOR" in alert["message"]
+
+
+async def test_a_stuck_value_marks_the_sensor_faulty(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, alertThresholdMax=None, samplingInterval=10)
+    await configure(gq, token, org, sensor["id"], {"stuckAfterSeconds": 60})
+    frozen = [
+        {
+            "timestamp": (datetime.now(UTC) - timedelta(seconds=70 - 10 * i)).isoformat(),
+            "value": 19.5,
+        }
+        for i in range(7)
+    ]
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(frozen).encode(), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "SENSOR_FAULTY")
+    assert "stuck" in alert["message"]
+
+
+async def test_water_flowing_every_hour_for_a_day_is_a_leak(
+    alert_server, gq, token, mqtt_publisher
+):
+    org = uuid.uuid4()
+    body = await gq(
+        "mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic } }",
+        {
+            "input": {
+                "buildingId": str(uuid.uuid4()),
+                "deviceId": f"CW-{uuid.uuid4().hex[:6]}",
+                "type": "COLD_WATER",
+                "manufacturer": "Kamstrup",
+                "model": "M21",
+                "location": "Cave",
+                "samplingInterval": 900,
+            }
+        },
+        token(org),
+    )
+    sensor = body["data"]["createSensor"]
+    now = datetime.now(UTC)
+    day = [
+        {
+            "timestamp": (now - timedelta(minutes=15 * i)).isoformat(),
+            "value": 100.0 + 0.003 * (120 - i),
+        }
+        for i in range(112, -1, -1)
+    ]  # 28 h of a meter that never stops: 12 L/h
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(day).encode(), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "LEAK_DETECTED")
+    assert alert["severity"] == "CRITICAL"

@@ -15,8 +15,11 @@ from koprogo_graph.domain.alert_rules import (
     battery_rule,
     leak_rule,
     meter_backwards_rule,
+    night_leak_rule,
     offline_rule,
+    poor_run_rule,
     robust_anomaly,
+    stuck_rule,
     threshold_rule,
 )
 from koprogo_graph.domain.alerts import AlertSeverity, AlertType
@@ -127,3 +130,26 @@ def test_robust_anomaly_after_warm_up():
     assert robust_anomaly(history[:10], 90.0, rules) is None
     assert robust_anomaly(history, 90.0, rules).type is AlertType.ANOMALY_DETECTED
     assert robust_anomaly(history, 20.2, rules) == Clear(AlertType.ANOMALY_DETECTED)
+
+
+def test_night_flow_variant():
+    rules = AlertRules.for_sensor("COLD_WATER", {"leak_night_window": True})
+    assert night_leak_rule([0.2, 0.1, 0.3], rules).type is AlertType.LEAK_DETECTED
+    assert night_leak_rule([0.2, 0.0, 0.3], rules) == Clear(AlertType.LEAK_DETECTED)
+    assert night_leak_rule([0.2, None, 0.3], rules) is None
+    assert night_leak_rule([0.2, 0.1, 0.3], AlertRules.for_sensor("COLD_WATER", None)) is None
+
+
+def test_a_run_of_poor_readings_is_a_fault():
+    rules = AlertRules(poor_readings_run=3)
+    assert poor_run_rule(["GOOD", "POOR", "POOR", "POOR"], rules).type is AlertType.SENSOR_FAULTY
+    assert poor_run_rule(["POOR", "GOOD", "POOR"], rules) is None
+    assert poor_run_rule(["POOR", "POOR"], rules) is None
+
+
+def test_a_stuck_value_is_a_fault_only_over_a_covered_window():
+    rules = AlertRules(stuck_after_seconds=3600)
+    assert stuck_rule([21.0, 21.0, 21.0], True, rules).type is AlertType.SENSOR_FAULTY
+    assert stuck_rule([21.0, 21.0, 21.0], False, rules) is None
+    assert stuck_rule([21.0, 21.1], True, rules) is None
+    assert stuck_rule([21.0, 21.0], True, AlertRules()) is None
