@@ -46,6 +46,9 @@ class ResilientRedisBackend(BroadcastBackend):
         self._publisher: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._broken = False  # a subscribe failed: the reader must reconnect and resubscribe
+        # redis-py's PubSub creates its connection on the first (un)subscribe: concurrent first
+        # calls each make one and all but the last are lost. One (un)subscribe at a time.
+        self._commands = asyncio.Lock()
 
     async def connect(self) -> None:
         self._publisher = aioredis.Redis.from_url(self._url)
@@ -63,7 +66,8 @@ class ResilientRedisBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         try:
-            await self._pubsub.subscribe(channel)
+            async with self._commands:
+                await self._pubsub.subscribe(channel)
         except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
             log.warning("could not subscribe to %s now (%s)", channel, exc)
             self._broken = True
@@ -74,9 +78,10 @@ class ResilientRedisBackend(BroadcastBackend):
         if not self._channels:
             self._has_channels.clear()
         try:
-            await self._pubsub.unsubscribe(channel)
-        except _LOST:
-            pass
+            async with self._commands:
+                await self._pubsub.unsubscribe(channel)
+        except Exception as exc:  # lost or already closed: nothing left to unsubscribe from
+            log.debug("unsubscribe from %s failed: %s", channel, exc)
 
     async def publish(self, channel: str, message: Any) -> None:
         """Publish; a connection that Redis dropped is re-established (three tries)."""
@@ -125,7 +130,8 @@ class ResilientRedisBackend(BroadcastBackend):
             self._pubsub = self._new_pubsub()
             try:  # [2]
                 if self._channels:
-                    await self._pubsub.subscribe(*self._channels)
+                    async with self._commands:
+                        await self._pubsub.subscribe(*self._channels)
                 break
             except _LOST as exc:
                 log.info("Redis still unavailable (%s); next try in %.1fs", exc, backoff)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -61,3 +62,18 @@ async def test_a_subscriber_that_never_reads_does_not_delay_another(redis_server
                 str(i) for i in range(40, 50)
             ]
         assert DROPPED._value.get() - dropped_before == 40
+
+
+async def test_many_channels_subscribed_at_once_all_receive(redis_server):
+    """redis-py creates the PubSub connection lazily: concurrent first subscribes must not race."""
+    async with Hub(redis_server.url) as hub, Hub(redis_server.url) as publisher:
+        async with AsyncExitStack() as stack:
+            subscribers = await asyncio.gather(
+                *(
+                    stack.enter_async_context(hub.subscribe(f"koprogo:test:many:{i}"))
+                    for i in range(20)
+                )
+            )
+            for i in range(20):
+                await publisher.publish(f"koprogo:test:many:{i}", f"m{i}")
+            assert [await next_message(s) for s in subscribers] == [f"m{i}" for i in range(20)]
