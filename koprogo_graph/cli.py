@@ -41,6 +41,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=args.log_level.lower(),
         proxy_headers=True,
         lifespan="on",
+        # Live events are small JSON documents: compressing each costs more CPU than it saves.
+        ws_per_message_deflate=False,
     )
     return 0
 
