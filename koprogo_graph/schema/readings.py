@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,10 +36,9 @@ class Reading:
     async def sensor(
         self, info: strawberry.Info
     ) -> Annotated[Sensor, strawberry.lazy(".sensors")] | None:
-        from .sensors import Sensor
+        from .sensors import sensor_by_id
 
-        row = await info.context.sensors().load(uuid.UUID(str(self.sensor_id)))
-        return Sensor.from_row(row) if row else None
+        return await sensor_by_id(info, self.sensor_id)
 
     @classmethod
     def from_row(cls, row: Any, unit_of_measure: str) -> Reading:

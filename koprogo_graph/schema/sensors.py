@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -178,3 +179,10 @@ class UpdateSensorInput:
     reading_kind: ReadingKind | None = strawberry.UNSET
     status: SensorStatus | None = strawberry.UNSET
     installed_at: datetime | None = strawberry.UNSET
+
+
+async def sensor_by_id(info: strawberry.Info, sensor_id: strawberry.ID) -> Sensor | None:
+    """The sensor of a nested field (``Reading.sensor``, ``Alert.sensor``), through the request's
+    DataLoader so a page of items costs one query."""
+    row = await info.context.sensors().load(uuid.UUID(str(sensor_id)))
+    return Sensor.from_row(row) if row else None

@@ -90,8 +90,29 @@ class ServiceProcess:
                 self.kill()
 
 
-class PrivateMosquitto:
-    """A broker of our own on a free port, with persistence, that a test may restart."""
+class _PrivateServer:
+    """A server process of our own on a free port, that a test may stop and start again."""
+
+    port: int
+    proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        await _wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class PrivateMosquitto(_PrivateServer):
+    """A broker of our own, with persistence."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -109,18 +130,8 @@ class PrivateMosquitto:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        await _wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+    def command(self) -> list[str]:
+        return ["mosquitto", "-c", str(self.conf)]
 
     def cleanup(self) -> None:
         self.stop()
@@ -205,8 +216,8 @@ def _user_exists(name: str) -> bool:
         return False
 
 
-class PrivateRedis:
-    """A Redis of our own on a free port, that a test may stop and start again."""
+class PrivateRedis(_PrivateServer):
+    """A Redis of our own, keeping nothing on disk."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -216,25 +227,15 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    async def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        await _wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+    def command(self) -> list[str]:
+        return [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
