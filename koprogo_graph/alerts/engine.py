@@ -9,8 +9,10 @@ from typing import Any
 from ..domain.alert_rules import (
     AlertRules,
     Clear,
+    Raise,
     battery_rule,
     meter_backwards_rule,
+    pending_elapsed,
     poor_run_rule,
     robust_anomaly,
     threshold_rule,
@@ -51,6 +53,17 @@ CROSS JOIN LATERAL (
 ) h
 """
 HISTORY_DEPTH = 200
+
+
+# Start of the current run of readings beyond the thresholds: the first reading after the last
+# one that was within them (for the pending duration of threshold rules).
+_EXCEEDING_SINCE = """
+SELECT min(ts) FROM readings
+WHERE sensor_id = $1 AND ts <= $2
+  AND ts > coalesce((SELECT max(ts) FROM readings WHERE sensor_id = $1 AND ts <= $2
+                     AND value <= coalesce($4::float8, 'Infinity') AND value >= coalesce($3::float8, '-Infinity')),
+                    '-Infinity'::timestamptz)
+"""
 
 
 class AlertEngine:
@@ -126,6 +139,21 @@ class AlertEngine:
             is_open = verdict.type.value in open_types
             if isinstance(verdict, Clear) and not is_open:
                 continue
+            if (
+                isinstance(verdict, Raise)
+                and verdict.type is AlertType.THRESHOLD_EXCEEDED
+                and not is_open
+                and rules.pending_seconds > 0
+            ):
+                since = await con.fetchval(
+                    _EXCEEDING_SINCE,
+                    sensor["id"],
+                    reading.ts,
+                    rules.threshold_min,
+                    rules.threshold_max,
+                )
+                if not pending_elapsed(since, reading.ts, rules):
+                    continue
             row = await apply_verdict(con, sensor, verdict, reading.ts)
             if row is not None:
                 changed.append(row)

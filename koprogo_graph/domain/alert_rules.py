@@ -24,6 +24,7 @@ __all__ = [
     "meter_backwards_rule",
     "night_leak_rule",
     "offline_rule",
+    "pending_elapsed",
     "poor_run_rule",
     "robust_anomaly",
     "stuck_rule",
@@ -56,6 +57,7 @@ class AlertRules:
     threshold_min: float | None = None
     threshold_max: float | None = None
     hysteresis_percent: float = 5.0
+    pending_seconds: int = 0  # a threshold must be exceeded this long before it alerts
     offline_after_seconds: int | None = None
     battery_warning_percent: int = 20
     battery_critical_percent: int = 10
@@ -115,6 +117,17 @@ def threshold_rule(value: float, rules: AlertRules, *, is_open: bool) -> Verdict
         rules.threshold_min
     )
     return Clear(AlertType.THRESHOLD_EXCEEDED) if high_ok and low_ok else None
+
+
+def pending_elapsed(exceeding_since: datetime | None, at: datetime, rules: AlertRules) -> bool:
+    """Has the threshold been exceeded for the configured pending duration ("for 10 minutes")?
+
+    ``exceeding_since`` is the first reading of the current run of exceeding readings."""
+    if rules.pending_seconds <= 0:
+        return True
+    return exceeding_since is not None and at - exceeding_since >= timedelta(
+        seconds=rules.pending_seconds
+    )
 
 
 def battery_rule(level: int | None, rules: AlertRules) -> Verdict:

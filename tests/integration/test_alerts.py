@@ -483,3 +483,31 @@ async def test_water_flowing_every_hour_for_a_day_is_a_leak(
     await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(day).encode(), qos=1)
     alert = await open_alert_of_type(gq, token, org, sensor["id"], "LEAK_DETECTED")
     assert alert["severity"] == "CRITICAL"
+
+
+async def test_a_pending_duration_waits_before_alerting(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org)
+    await configure(gq, token, org, sensor["id"], {"pendingSeconds": 600})
+    now = datetime.now(UTC)
+    exceeding = [
+        {"timestamp": (now - timedelta(minutes=30)).isoformat(), "value": 40.0},
+        {
+            "timestamp": (now - timedelta(minutes=15)).isoformat(),
+            "value": 75.0,
+        },  # 0 min beyond: waits
+        {
+            "timestamp": (now - timedelta(minutes=8)).isoformat(),
+            "value": 78.0,
+        },  # 7 min beyond: waits
+        {
+            "timestamp": (now - timedelta(minutes=1)).isoformat(),
+            "value": 80.0,
+        },  # 14 min beyond: alerts
+    ]
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(exceeding).encode(), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "THRESHOLD_EXCEEDED")
+    assert (alert["readingValue"], alert["occurrences"]) == (80.0, 1)

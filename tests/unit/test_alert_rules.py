@@ -17,6 +17,7 @@ from koprogo_graph.domain.alert_rules import (
     meter_backwards_rule,
     night_leak_rule,
     offline_rule,
+    pending_elapsed,
     poor_run_rule,
     robust_anomaly,
     stuck_rule,
@@ -153,3 +154,12 @@ def test_a_stuck_value_is_a_fault_only_over_a_covered_window():
     assert stuck_rule([21.0, 21.0, 21.0], False, rules) is None
     assert stuck_rule([21.0, 21.1], True, rules) is None
     assert stuck_rule([21.0, 21.0], True, AlertRules()) is None
+
+
+def test_pending_duration():
+    at = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    rules = AlertRules(threshold_max=50.0, pending_seconds=600)
+    assert not pending_elapsed(at - timedelta(minutes=9), at, rules)
+    assert pending_elapsed(at - timedelta(minutes=10), at, rules)
+    assert not pending_elapsed(None, at, rules)
+    assert pending_elapsed(None, at, AlertRules())
