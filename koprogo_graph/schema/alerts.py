@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,17 @@ if TYPE_CHECKING:
 
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 
-__all__ = ["Alert"]
+__all__ = ["Alert", "NotificationDelivery"]
+
+
+@strawberry.type(description="One notification of an alert (e-mail or webhook) and its delivery.")
+class NotificationDelivery:
+    channel: str
+    kind: str
+    attempts: int
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
 
 
 @strawberry.type
@@ -37,6 +48,25 @@ class Alert:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     resolution_note: str | None
+
+    @strawberry.field(
+        description="E-mail and webhook deliveries of this alert (batched per request)."
+    )
+    async def deliveries(self, info: strawberry.Info) -> list[NotificationDelivery]:
+        from .loaders import deliveries_loader
+
+        rows = await info.context.loader(deliveries_loader).load(uuid.UUID(str(self.id)))
+        return [
+            NotificationDelivery(
+                channel=r["channel"],
+                kind=r["kind"],
+                attempts=r["attempts"],
+                sent_at=r["sent_at"],
+                next_attempt_at=None if r["sent_at"] else r["next_attempt_at"],
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="The sensor (batched per request).")
     async def sensor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,17 +36,22 @@ class Context:
     settings: Settings
     broadcast: Broadcast | None = None
     connection_params: dict[str, Any] | None = None
-    loaders: Any = None
+    loaders: dict | None = None
     _viewer: Viewer | None = field(default=None, repr=False)
 
-    def sensors(self) -> DataLoader:
-        """The sensor loader of this request. A websocket context lives for the whole
+    def loader(self, make: Callable[[Context], DataLoader]) -> DataLoader:
+        """The request's DataLoader made by ``make``. A websocket context lives for the whole
         connection, so there every call gets a fresh loader: nothing goes stale between events."""
         if isinstance(self.request, WebSocket):
-            return sensor_loader(self)
+            return make(self)
         if self.loaders is None:
-            self.loaders = sensor_loader(self)
-        return self.loaders
+            self.loaders = {}
+        if make not in self.loaders:
+            self.loaders[make] = make(self)
+        return self.loaders[make]
+
+    def sensors(self) -> DataLoader:
+        return self.loader(sensor_loader)
 
     @property
     def viewer(self) -> Viewer:

@@ -52,7 +52,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[bytes, dict]] = []
-        self.failures_left = 0
+        self.failures: dict[str, int] = {}  # sensorId -> deliveries to refuse
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -64,8 +64,9 @@ class Receiver:
             if not message.get("more_body"):
                 break
         status = 200
-        if self.failures_left > 0:
-            self.failures_left -= 1
+        sensor_id = json.loads(body)["alert"]["sensorId"] if body else None
+        if self.failures.get(sensor_id, 0) > 0:
+            self.failures[sensor_id] -= 1
             status = 503
         else:
             self.received.append((body, {k.decode(): v.decode() for k, v in scope["headers"]}))
@@ -327,7 +328,7 @@ async def test_a_failing_webhook_is_retried_until_delivered(
     hook, hook_url = receiver
     org = uuid.uuid4()
     sensor = await setup_org(gq, token, hook_url, org)
-    hook.failures_left = 2
+    hook.failures[sensor["id"]] = 2
     await mqtt_publisher.publish(sensor["mqttTopic"], payload(10.0, battery_level=5), qos=1)
 
     async def delivered():
@@ -336,7 +337,14 @@ async def test_a_failing_webhook_is_retried_until_delivered(
 
     (alert,) = await eventually(delivered)
     assert alert["severity"] == "CRITICAL"
-    assert hook.failures_left == 0
+    assert hook.failures[sensor["id"]] == 0
+    body = await gq(
+        "query($id: ID!) { alert(id: $id) { deliveries { channel attempts sentAt lastError } } }",
+        {"id": alert["id"]},
+        token(org),
+    )
+    webhook = [d for d in body["data"]["alert"]["deliveries"] if d["channel"] == "webhook"]
+    assert len(webhook) == 1 and webhook[0]["attempts"] == 3 and webhook[0]["sentAt"] is not None
     assert sum(json.loads(b)["alert"]["id"] == alert["id"] for b, _ in hook.received) == 1
 
 
