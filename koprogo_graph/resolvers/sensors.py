@@ -166,18 +166,23 @@ def _camel(name: str) -> str:
 def _rules(
     data: AlertRulesInput, current_min: float | None, current_max: float | None
 ) -> dict[str, Any]:
+    """The rule settings given (UNSET ones left out), validated against the stored thresholds."""
     given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
-    low = given.get("threshold_min", current_min)
-    high = given.get("threshold_max", current_max)
-    with field_errors():
-        try:
-            domain.check_thresholds(low, high)
-        except domain.SensorFieldError as exc:
-            raise domain.SensorFieldError(
-                exc.field.replace("alertThreshold", "threshold"), str(exc)
-            ) from None
+    try:
+        domain.check_thresholds(
+            given.get("threshold_min", current_min), given.get("threshold_max", current_max)
+        )
+    except domain.SensorFieldError as exc:
+        raise BadUserInput(exc.field.replace("alertThreshold", "threshold"), str(exc)) from None
     for key, value in given.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        # Thresholds may be negative (a freezer, a temperature below zero); durations and counts not.
+        if (
+            key.startswith("threshold_")
+            or isinstance(value, bool)
+            or not isinstance(value, int | float)
+        ):
+            continue
+        if value < 0:
             raise BadUserInput(_camel(key), "must not be negative")
     return given
 

@@ -254,6 +254,20 @@ async def test_update_calibrate_configure_and_delete(graphql, token, org, buildi
     assert error_codes(bad) == ["BAD_USER_INPUT"]
     assert bad["errors"][0]["extensions"]["field"] == "thresholdMin"
 
+    negative = await graphql(
+        "mutation($id: ID!) { configureAlerts(id: $id, input: {thresholdMin: -10, thresholdMax: 50}) "
+        "{ alertRules { thresholdMin } } }",
+        {"id": sid},
+        token(org),
+    )
+    assert negative["data"]["configureAlerts"]["alertRules"]["thresholdMin"] == -10.0
+    bad_duration = await graphql(
+        "mutation($id: ID!) { configureAlerts(id: $id, input: {pendingSeconds: -5}) { id } }",
+        {"id": sid},
+        token(org),
+    )
+    assert bad_duration["errors"][0]["extensions"]["field"] == "pendingSeconds"
+
     deleted = await graphql("mutation($id: ID!) { deleteSensor(id: $id) }", {"id": sid}, token(org))
     assert deleted["data"]["deleteSensor"] is True
     gone = await graphql(SENSOR, {"id": sid}, token(org))
