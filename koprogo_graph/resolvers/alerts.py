@@ -11,9 +11,18 @@ import strawberry
 from ..alerts.actions import publish_alert_changes
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 from ..errors import BadUserInput, NotFound
-from ..schema.alerts import Alert
+from ..schema.alerts import (
+    Alert,
+    AlertConnection,
+    AlertEdge,
+    AlertStatistics,
+    NotificationSettings,
+    NotificationSettingsInput,
+    SeverityCount,
+    TypeCount,
+)
 from ..schema.context import Context
-from ..schema.pagination import PageInfo, decode_keyset, encode_cursor, page_info, page_size
+from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
 from ..store import alerts as store
 from ..store import notifications as notifications_store
 from ._args import parse_id, parse_optional_id
@@ -22,58 +31,6 @@ __all__ = ["AlertMutation", "AlertQuery"]
 
 Info = strawberry.Info[Context, None]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@strawberry.type
-class AlertEdge:
-    cursor: str
-    node: Alert
-
-
-@strawberry.type
-class AlertConnection:
-    total_count: int
-    edges: list[AlertEdge]
-    page_info: PageInfo
-
-
-@strawberry.type
-class TypeCount:
-    type: AlertType
-    count: int
-
-
-@strawberry.type
-class SeverityCount:
-    severity: AlertSeverity
-    count: int
-
-
-@strawberry.type
-class AlertStatistics:
-    total: int
-    open: int
-    acknowledged: int
-    resolved: int
-    by_type: list[TypeCount]
-    by_severity: list[SeverityCount]
-    mean_time_to_acknowledge_seconds: float | None
-
-
-@strawberry.type
-class NotificationSettings:
-    emails: list[str]
-    webhook_url: str | None
-    has_webhook_secret: bool
-    min_severity: AlertSeverity
-
-
-@strawberry.input
-class NotificationSettingsInput:
-    emails: list[str] = strawberry.field(default_factory=list)
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    min_severity: AlertSeverity = AlertSeverity.WARNING
 
 
 def _filters(info: Info, **given: object) -> dict:

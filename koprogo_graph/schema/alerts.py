@@ -12,8 +12,19 @@ if TYPE_CHECKING:
     from .sensors import Sensor
 
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from .pagination import PageInfo
 
-__all__ = ["Alert", "NotificationDelivery"]
+__all__ = [
+    "Alert",
+    "AlertConnection",
+    "AlertEdge",
+    "AlertStatistics",
+    "NotificationDelivery",
+    "NotificationSettings",
+    "NotificationSettingsInput",
+    "SeverityCount",
+    "TypeCount",
+]
 
 
 @strawberry.type(description="One notification of an alert (e-mail or webhook) and its delivery.")
@@ -105,3 +116,55 @@ class Alert:
             resolved_at=row["resolved_at"],
             resolution_note=row["resolution_note"],
         )
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: Alert
+
+
+@strawberry.type
+class AlertConnection:
+    total_count: int
+    edges: list[AlertEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class TypeCount:
+    type: AlertType
+    count: int
+
+
+@strawberry.type
+class SeverityCount:
+    severity: AlertSeverity
+    count: int
+
+
+@strawberry.type
+class AlertStatistics:
+    total: int
+    open: int
+    acknowledged: int
+    resolved: int
+    by_type: list[TypeCount]
+    by_severity: list[SeverityCount]
+    mean_time_to_acknowledge_seconds: float | None
+
+
+@strawberry.type
+class NotificationSettings:
+    emails: list[str]
+    webhook_url: str | None
+    has_webhook_secret: bool
+    min_severity: AlertSeverity
+
+
+@strawberry.input
+class NotificationSettingsInput:
+    emails: list[str] = strawberry.field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    min_severity: AlertSeverity = AlertSeverity.WARNING
