@@ -46,6 +46,23 @@ def private_broker(port: int) -> subprocess.Popen:
     )
 
 
+async def wait_healthy(url: str, attempts: int = 300) -> None:
+    """Wait for a service's /healthz to answer 200 (start-up includes migrations)."""
+    import asyncio
+
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(attempts):
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} did not become healthy")
+
+
 def service_env(dsn: str, mqtt_url: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ,

@@ -21,10 +21,9 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-import httpx
 import jwt
 import websockets
-from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env
+from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env, wait_healthy
 from ingest import free_port
 from subscriptions import percentile, publisher
 
@@ -58,14 +57,7 @@ async def main() -> None:
                         KOPROGO_MQTT_CLIENT_ID=f"bench-alerts-{uuid.uuid4().hex[:6]}"))
     latencies: list[float] = []
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    if (await client.get(f"http://127.0.0.1:{http_port}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_healthy(f"http://127.0.0.1:{http_port}")
         token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
                             "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
         async with websockets.connect(f"ws://127.0.0.1:{http_port}/graphql",

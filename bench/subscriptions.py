@@ -22,11 +22,10 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
 import jwt
 import paho.mqtt.client as paho
 import websockets
-from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env
+from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env, wait_healthy
 from ingest import free_port
 
 
@@ -92,14 +91,7 @@ async def run_case(args, subscribers: int) -> dict:
                         KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
                         KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}"))
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    if (await client.get(f"http://127.0.0.1:{http_port}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_healthy(f"http://127.0.0.1:{http_port}")
         token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
                             "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
         latencies: list[float] = []

@@ -180,6 +180,19 @@ def graphql(http: httpx.AsyncClient) -> Callable[..., Any]:
     return post
 
 
+async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll ``check`` (an async callable returning a truthy value when done) until a deadline:
+    for outcomes that happen elsewhere (the ingestor, the watchdog) and announce nothing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.05)
+
+
 def error_codes(body: dict) -> list[str]:
     """The extensions.code of each error in a GraphQL response body."""
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
@@ -208,4 +221,11 @@ async def mqtt_publisher(run_id: str) -> AsyncIterator[aiomqtt.Client]:
         yield client
 
 
-__all__ = ["RunningServer", "error_codes", "make_settings", "start_server", "stop_server"]
+__all__ = [
+    "RunningServer",
+    "error_codes",
+    "eventually",
+    "make_settings",
+    "start_server",
+    "stop_server",
+]

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -19,7 +18,14 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 
-from .conftest import RunningServer, error_codes, make_settings, start_server, stop_server
+from .conftest import (
+    RunningServer,
+    error_codes,
+    eventually,
+    make_settings,
+    start_server,
+    stop_server,
+)
 from .processes import free_port
 from .test_subscriptions import raw_subscription, subscriptions_registered
 
@@ -122,17 +128,6 @@ async def gq(alert_server) -> AsyncIterator:
             ).json()
 
         yield post
-
-
-async def eventually(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.05)
 
 
 async def setup_org(gq, token, receiver_url, org, **sensor_extra) -> dict:

@@ -3,9 +3,7 @@ and graded; hostile input rejected, counted and visible, never blocking the read
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,7 +12,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from .conftest import BURST, RunningServer, error_codes
+from .conftest import BURST, RunningServer, error_codes, eventually
 
 CREATE = """mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic } }"""
 READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
@@ -51,18 +49,6 @@ async def publish(client: aiomqtt.Client, topic: str, payload: object) -> None:
 
 def now_iso(offset_seconds: float = 0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=offset_seconds)).isoformat()
-
-
-async def eventually(check: Callable, timeout: float = 15.0):
-    """Poll ``check`` (an async callable returning a truthy value when done) until a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
