@@ -192,7 +192,7 @@ class Settings:
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
             notify=_bool(env, "KOPROGO_NOTIFY", True),
             notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
-            reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 1, 7 * 24 * 60),
+            reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
             rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
         )
