@@ -553,7 +553,7 @@ async def test_an_unacknowledged_critical_alert_is_notified_again(
     assert events_for_sensor()[0] == "alert"
     alert = await open_alert_of_type(gq, token, org, sensor["id"], "THRESHOLD_EXCEEDED")
 
-    # Once acknowledged, no more reminders.
+    # Acknowledging stops the reminders (they select OPEN alerts only).
     body = await gq(
         "mutation($id: ID!) { acknowledgeAlert(id: $id) { status } }",
         {"id": alert["id"]},
