@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 
-from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts, fill
+from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
+from ..domain.consumption import fill as fill_gaps
 from ..domain.sensors import SensorType
 from ..errors import BadUserInput, NotFound
 from ..schema.aggregates import (
@@ -21,6 +22,7 @@ from ..schema.aggregates import (
     SensorConsumption,
 )
 from ..schema.context import Context
+from ..store import manual_readings as manual_store
 from ..store import sensors as sensors_store
 from ..store import series as series_store
 from ._args import parse_id
@@ -94,7 +96,7 @@ class AggregateQuery:
             buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
         ordered = [buckets[k] for k in sorted(buckets)]
         if fill is not FillMode.NONE:
-            ordered = _fill(ordered, from_, to, bucket, tz, fill)
+            ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
         return [_reading_bucket(b) for b in ordered]
 
     @strawberry.field(description="Consumption of a building's sensors of one type, per bucket.")
@@ -114,13 +116,7 @@ class AggregateQuery:
         _check_request(from_, to, bucket)
         breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
         async with info.context.db.tenant(org) as con:
-            sensors = await con.fetch(
-                "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3",
-                org,
-                building,
-                sensor_type.value,
-            )
-            ids = [s["id"] for s in sensors]
+            ids = await sensors_store.ids_in_building(con, org, building, sensor_type.value)
             if not breakdown:  # building rollups: one row per hour, not one per sensor and hour
                 totals = await series_store.building_series(
                     con, building, sensor_type.value, ids, from_, to, bucket, tz
@@ -173,28 +169,12 @@ class AggregateQuery:
         async with info.context.db.tenant(org) as con:
             if await sensors_store.get(con, org, sid) is None:
                 return empty
-            manual = await con.fetch(
-                "SELECT * FROM manual_readings WHERE organization_id = $1 AND sensor_id = $2 "
-                "AND read_at >= $3 AND read_at < $4 ORDER BY read_at",
-                org,
-                sid,
-                from_,
-                to,
-            )
+            manual = await manual_store.in_range(con, org, sid, from_, to)
             if len(manual) < 2:
                 return empty
             first, last = manual[0], manual[-1]
-            # IoT consumption over (first.read_at, last.read_at], baseline = last reading at or before the first.
-            iot = await con.fetchval(
-                """WITH pts AS (
-                       (SELECT ts, value FROM readings WHERE sensor_id = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1)
-                       UNION ALL
-                       (SELECT ts, value FROM readings WHERE sensor_id = $1 AND ts > $2 AND ts <= $3))
-                   SELECT sum(CASE WHEN value < prev THEN value ELSE value - prev END)
-                   FROM (SELECT value, lag(value) OVER (ORDER BY ts) AS prev FROM pts) d WHERE prev IS NOT NULL""",
-                sid,
-                first["read_at"],
-                last["read_at"],
+            iot = await manual_store.iot_consumption_between(
+                con, org, sid, first["read_at"], last["read_at"]
             )
         manual_delta = last["value"] - first["value"]
         deviation = None
@@ -210,18 +190,6 @@ class AggregateQuery:
             within_tolerance=None if deviation is None else abs(deviation) <= TOLERANCE_PERCENT,
             tolerance_percent=TOLERANCE_PERCENT,
         )
-
-
-def _fill(
-    ordered: list[Bucket],
-    start: datetime,
-    end: datetime,
-    width: BucketWidth,
-    tz: ZoneInfo,
-    mode: FillMode,
-) -> list[Bucket]:
-    starts = bucket_starts(start, end, width, tz)
-    return fill(ordered, starts, mode)
 
 
 @strawberry.type
@@ -240,10 +208,8 @@ class AggregateMutation:
         async with info.context.db.tenant(org) as con:
             if await sensors_store.get(con, org, sid) is None:
                 raise NotFound("Sensor")
-            row = await con.fetchrow(
-                "INSERT INTO manual_readings (organization_id, sensor_id, read_at, value, source, note, recorded_by) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sensor_id, read_at) DO UPDATE SET "
-                "value = EXCLUDED.value, source = EXCLUDED.source, note = EXCLUDED.note RETURNING *",
+            row = await manual_store.record(
+                con,
                 org,
                 sid,
                 input.read_at,

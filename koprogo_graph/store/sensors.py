@@ -15,6 +15,7 @@ __all__ = [
     "delete",
     "get",
     "get_many",
+    "ids_in_building",
     "insert_many",
     "list_page",
     "merge_alert_rules",
@@ -166,3 +167,15 @@ async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) 
         "DELETE FROM sensors WHERE organization_id = $1 AND id = $2", org, sensor_id
     )
     return status == "DELETE 1"
+
+
+async def ids_in_building(
+    con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID, sensor_type: str
+) -> list[uuid.UUID]:
+    rows = await con.fetch(
+        "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3",
+        org,
+        building_id,
+        sensor_type,
+    )
+    return [r["id"] for r in rows]
