@@ -193,6 +193,28 @@ async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
         await asyncio.sleep(0.05)
 
 
+async def create_sensor(post: Callable[..., Any], token: str, **fields: Any) -> dict:
+    """Register a cold-water meter (any field overridable) through GraphQL; id and mqttTopic."""
+    body = await post(
+        "mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic buildingId } }",
+        {
+            "input": {
+                "buildingId": str(uuid.uuid4()),
+                "deviceId": f"DEV-{uuid.uuid4().hex[:8]}",
+                "type": "COLD_WATER",
+                "manufacturer": "Kamstrup",
+                "model": "M21",
+                "location": "Cave",
+                "samplingInterval": 60,
+                **fields,
+            }
+        },
+        token,
+    )
+    assert "errors" not in body, body
+    return body["data"]["createSensor"]
+
+
 def error_codes(body: dict) -> list[str]:
     """The extensions.code of each error in a GraphQL response body."""
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]

@@ -12,9 +12,8 @@ import aiomqtt
 import httpx
 import pytest
 
-from .conftest import BURST, RunningServer, error_codes, eventually
+from .conftest import BURST, RunningServer, create_sensor, error_codes, eventually
 
-CREATE = """mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic } }"""
 READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
   readings(sensorId: $id, from: $from, to: $to, first: $first, after: $after) {
     totalCount
@@ -57,25 +56,7 @@ def org() -> uuid.UUID:
 
 
 async def make_sensor(gql, token, org, **extra) -> dict:
-    building = extra.pop("buildingId", str(uuid.uuid4()))
-    body = await gql(
-        CREATE,
-        {
-            "input": {
-                "buildingId": building,
-                "deviceId": extra.pop("deviceId", f"DEV-{uuid.uuid4().hex[:8]}"),
-                "type": "COLD_WATER",
-                "manufacturer": "Kamstrup",
-                "model": "M21",
-                "location": "Cave",
-                "samplingInterval": 60,
-                **extra,
-            }
-        },
-        token(org),
-    )
-    assert "errors" not in body, body
-    return body["data"]["createSensor"]
+    return await create_sensor(gql, token(org), **extra)
 
 
 async def readings_of(gql, token, org, sensor_id, first=100):

@@ -14,9 +14,8 @@ import websockets
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
-from .conftest import RunningServer
+from .conftest import RunningServer, create_sensor
 
-CREATE = "mutation($input: CreateSensorInput!) { createSensor(input: $input) { id mqttTopic buildingId } }"
 READING_ADDED = gql("""subscription($buildingId: ID, $sensorIds: [ID!]) {
   readingAdded(buildingId: $buildingId, sensorIds: $sensorIds) { sensorId value rawValue timestamp quality unitOfMeasure }
 }""")
@@ -24,24 +23,9 @@ STATUS_CHANGED = gql("subscription { sensorStatusChanged { id status deviceId } 
 
 
 async def make_sensor(graphql, token, org, building=None, **extra) -> dict:
-    body = await graphql(
-        CREATE,
-        {
-            "input": {
-                "buildingId": str(building or uuid.uuid4()),
-                "deviceId": f"LIVE-{uuid.uuid4().hex[:8]}",
-                "type": "COLD_WATER",
-                "manufacturer": "Kamstrup",
-                "model": "M21",
-                "location": "Cave",
-                "samplingInterval": 60,
-                **extra,
-            }
-        },
-        token(org),
+    return await create_sensor(
+        graphql, token(org), buildingId=str(building or uuid.uuid4()), **extra
     )
-    assert "errors" not in body, body
-    return body["data"]["createSensor"]
 
 
 def reading(value: float, seconds_ago: float = 1.0) -> bytes:
