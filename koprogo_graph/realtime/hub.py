@@ -4,6 +4,7 @@ events (counted) and never slows the listener, the publisher or other subscriber
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -15,6 +16,8 @@ from prometheus_client import Counter, Gauge
 from .redis_backend import ResilientRedisBackend
 
 __all__ = ["Hub", "open_hub"]
+
+log = logging.getLogger(__name__)
 
 SUBSCRIBERS = Gauge("koprogo_live_subscribers", "Live subscriptions held by this process")
 DELIVERED = Counter("koprogo_live_events_delivered", "Events handed to live subscriptions")
@@ -34,8 +37,15 @@ class Hub(Broadcast):
         self._ready: dict[str, asyncio.Event] = {}
 
     async def _listener(self) -> None:
+        # broadcaster starts this with a bare create_task and reads its result only at
+        # disconnect: if it died, every subscription would hang in silence. It must not die.
         while True:
-            event = await self._backend.next_published()
+            try:
+                event = await self._backend.next_published()
+            except Exception:
+                log.exception("broadcast listener failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
             for queue in list(self._subscribers.get(event.channel, ())):
                 if queue.full():
                     queue.get_nowait()
