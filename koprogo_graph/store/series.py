@@ -88,14 +88,16 @@ def _plan(
 
 
 def _bucket(start: datetime, r: asyncpg.Record) -> Bucket:
+    count, total = r["count"], r["sum"]
     return Bucket(
         start=start,
-        count=r["count"],
-        sum=r["sum"],
+        count=count,
+        sum=total,
         min=r["min"],
         max=r["max"],
         consumption=r["consumption"],
-    ).with_avg()
+        avg=total / count if count and total is not None else None,
+    )
 
 
 def _add(buckets: dict[datetime, Bucket], part: Bucket) -> None:
