@@ -80,12 +80,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         nonlocal settings
         async with AsyncExitStack() as stack:
-            dsn = await _database_url(settings, stack)
-            settings = replace(settings, database_url=Secret(dsn))
             if settings.embedded:
                 log.warning(
                     "zero-configuration mode, running embedded: %s", ", ".join(settings.embedded)
                 )
+            dsn = await _database_url(settings, stack)
+            settings = replace(settings, database_url=Secret(dsn))
             if settings.embedded_broker_port is not None:
                 from .embedded import embedded_broker
 
