@@ -85,11 +85,19 @@ async def run_case(args, subscribers: int) -> dict:
     await con.close()
     topics = [f"koprogo/{org}/{b}/L-{i:04d}/readings" for i, b in enumerate(buildings)]
     http_port = free_port()
-    service = subprocess.Popen(
-        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(http_port)],
-        env=service_env(dsn, f"mqtt://127.0.0.1:{port}", REDIS_URL=args.redis, KOPROGO_INGEST="true",
-                        KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
-                        KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}"))
+    def serve(http: int, ingest: bool) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(http)],
+            env=service_env(dsn, f"mqtt://127.0.0.1:{port}", REDIS_URL=args.redis,
+                            KOPROGO_INGEST="true" if ingest else "false", KOPROGO_NOTIFY="false",
+                            KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
+                            KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}"))
+
+    # --split: the deployment of k8s/: an ingesting replica and an API-only replica holding the
+    # websockets, each a process of its own; otherwise one process does both.
+    services = [serve(http_port, ingest=not args.split)]
+    if args.split:
+        services.append(serve(free_port(), ingest=True))
     try:
         await wait_healthy(f"http://127.0.0.1:{http_port}")
         token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
@@ -114,8 +122,9 @@ async def run_case(args, subscribers: int) -> dict:
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
                 "max_ms": round(max(latencies, default=float("nan")) * 1000, 1)}
     finally:
-        service.terminate()
-        service.wait(20)
+        for service in services:
+            service.terminate()
+            service.wait(20)
         broker.terminate()
 
 
@@ -126,6 +135,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--buildings", type=int, default=100)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--split", action="store_true", help="ingest and serve websockets in two processes")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"command: {' '.join(sys.argv)}")
