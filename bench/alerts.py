@@ -15,7 +15,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime
@@ -25,7 +24,7 @@ import jwt
 import websockets
 from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env, wait_healthy
 from ingest import free_port
-from subscriptions import percentile, publisher
+from subscriptions import percentile, publish_elsewhere
 
 
 async def main() -> None:
@@ -76,7 +75,7 @@ async def main() -> None:
                         latencies.append(time.time() - at.timestamp())
 
             receiver = asyncio.create_task(receive())
-            sent = await asyncio.to_thread(publisher, port, topics, args.rate, args.seconds, threading.Event())
+            sent = await asyncio.to_thread(publish_elsewhere, port, topics, args.rate, args.seconds)
             await asyncio.sleep(3)
             receiver.cancel()
         print(json.dumps({"readings_published": sent, "alert_events": len(latencies),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -34,7 +36,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def publisher(port: int, topics: list[str], rate: float, seconds: float, stop: threading.Event) -> int:
+def publish_elsewhere(port: int, topics: list[str], rate: float, seconds: float) -> int:
+    """Run the publisher in a process of its own: in this one it would share the GIL with the
+    websocket clients, and its timestamps (taken before the actual send) would run early."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(publisher, port, topics, rate, seconds, None).result()
+
+
+def publisher(port: int, topics: list[str], rate: float, seconds: float, stop: threading.Event | None) -> int:
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-live-{uuid.uuid4().hex[:6]}")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
@@ -109,7 +118,7 @@ async def run_case(args, subscribers: int) -> dict:
                                                 ready, counter, subscribers)) for i in range(subscribers)]
         await asyncio.wait_for(ready.wait(), 120)
         await asyncio.sleep(1)  # subscriptions registered server-side
-        sent = await asyncio.to_thread(publisher, port, topics, args.rate, args.seconds, threading.Event())
+        sent = await asyncio.to_thread(publish_elsewhere, port, topics, args.rate, args.seconds)
         await asyncio.sleep(2)  # stragglers
         for t in tasks:
             t.cancel()

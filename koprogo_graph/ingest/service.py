@@ -56,28 +56,39 @@ class Ingestor:
         # Live events wait here; if publishing lags, the oldest batches are dropped (counted),
         # never the ingestor slowed.
         self._live: asyncio.Queue[list[StoredReading]] = asyncio.Queue(maxsize=live_queue_size)
+        # Batches for the listeners (the alert engine) wait here, off the ingest loop and the
+        # live path; nothing is dropped: when the listeners lag, ingestion waits for them.
+        self._evaluate: asyncio.Queue[list[StoredReading]] = asyncio.Queue(maxsize=100)
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self.registry.listen, self.settings.database_url.get())
             tasks.start_soon(self._publish_live)
+            tasks.start_soon(self._run_listeners)
             tasks.start_soon(
                 run_ingestor, self.settings.mqtt, self.pipeline, self._handoff, self.options
             )
 
     async def _handoff(self, stored: list[StoredReading]) -> None:
-        for listener in self.listeners:
-            try:
-                await listener(stored)
-            except Exception:
-                log.exception("reading listener %r failed", listener)
+        """After a commit: live subscribers first (latency), then the listeners (backpressure)."""
         while True:
             try:
                 self._live.put_nowait(stored)
-                return
+                break
             except asyncio.QueueFull:
                 dropped = self._live.get_nowait()
                 metrics.PUBLISH_DROPPED.inc(len(dropped))
+        if self.listeners:
+            await self._evaluate.put(stored)
+
+    async def _run_listeners(self) -> None:
+        while True:
+            stored = await self._evaluate.get()
+            for listener in self.listeners:
+                try:
+                    await listener(stored)
+                except Exception:
+                    log.exception("reading listener %r failed", listener)
 
     async def _publish_live(self) -> None:
         """One message per organization (for organization-wide subscriptions) and one per
