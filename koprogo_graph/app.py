@@ -22,6 +22,7 @@ from .config import Secret, Settings
 from .migrate import apply_migrations
 from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
+from .realtime.shared import SharedStreams
 from .schema import build_schema
 from .schema.view import GraphQLView
 from .store.db import Database, open_database
@@ -98,6 +99,8 @@ def create_app(
                 open_database(dsn, pool_size=settings.db_pool_size)
             )
             broadcast = await stack.enter_async_context(open_hub(settings.redis_url or "memory://"))
+            live = SharedStreams()
+            stack.push_async_callback(live.aclose)
             tasks = await stack.enter_async_context(anyio.create_task_group())
             for service in [
                 *_background_services(settings, db, broadcast),
@@ -107,7 +110,7 @@ def create_app(
             log.info(
                 "koprogo-graph ready (ingest=%s)", settings.ingest and settings.mqtt is not None
             )
-            yield {"db": db, "settings": settings, "broadcast": broadcast}
+            yield {"db": db, "settings": settings, "broadcast": broadcast, "live": live}
             tasks.cancel_scope.cancel()
 
     async def healthz(request: Request) -> Response:

@@ -11,17 +11,13 @@ from urllib.parse import urlsplit
 
 from broadcaster import Broadcast, Event
 from broadcaster._base import Subscriber
-from prometheus_client import Counter, Gauge
 
+from .metrics import CHANNELS, DROPPED
 from .redis_backend import ResilientRedisBackend
 
 __all__ = ["Hub", "open_hub"]
 
 log = logging.getLogger(__name__)
-
-SUBSCRIBERS = Gauge("koprogo_live_subscribers", "Live subscriptions held by this process")
-DELIVERED = Counter("koprogo_live_events_delivered", "Events handed to live subscriptions")
-DROPPED = Counter("koprogo_live_events_dropped_slow", "Events dropped for slow subscribers")
 
 
 class Hub(Broadcast):
@@ -51,14 +47,13 @@ class Hub(Broadcast):
                     queue.get_nowait()
                     DROPPED.inc()
                 queue.put_nowait(event)
-                DELIVERED.inc()
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscriber]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=self.queue_size)
-        counted = False
         try:
             if not self._subscribers.get(channel):
+                CHANNELS.inc()
                 self._subscribers[channel] = {queue}
                 ready = self._ready[channel] = asyncio.Event()
                 try:
@@ -69,16 +64,12 @@ class Hub(Broadcast):
                 self._subscribers[channel].add(queue)
                 # Until the first subscriber's backend subscription is in place, nothing flows.
                 await self._ready[channel].wait()
-            SUBSCRIBERS.inc()  # counted once events can reach it
-            counted = True
             yield Subscriber(queue)
         finally:
-            if counted:
-                SUBSCRIBERS.dec()
             subscribers = self._subscribers.get(channel, set())
             subscribers.discard(queue)
-            if not subscribers:
-                self._subscribers.pop(channel, None)
+            if not subscribers and self._subscribers.pop(channel, None) is not None:
+                CHANNELS.dec()
                 self._ready.pop(channel, None)
                 await self._backend.unsubscribe(channel)
 

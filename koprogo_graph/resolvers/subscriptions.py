@@ -3,22 +3,19 @@
 Each subscription listens on its organization's channel (the organization comes from the
 authenticated connection, never from arguments) and filters in-process. A ``resync`` event
 (Redis came back after an outage) is not forwarded: the subscription simply goes on, and a
-client that cares catches up with ``readings(from: lastSeen)``. When the connection's token
-expires, the websocket is closed (4403).
+client that cares catches up with ``readings(from: lastSeen)``. Identical subscriptions of an
+organization share one execution (realtime/shared.py); the connection closes itself when its
+token expires (schema/view.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from datetime import UTC, datetime
 
 import strawberry
-from starlette.websockets import WebSocket
 
-from ..auth import Viewer
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
     alerts_channel,
@@ -41,22 +38,14 @@ Info = strawberry.Info[Context, None]
 
 
 async def _events(info: Info, channel_of: Callable[[uuid.UUID], str]) -> AsyncIterator[dict]:
-    """Decoded events of the viewer's organization channel, until the token expires."""
-    viewer: Viewer = info.context.viewer
-    org = viewer.org()
-    broadcast = info.context.broadcast
-    deadline = _loop_time_of(viewer.expires_at)
-    async with broadcast.subscribe(channel_of(org)) as subscriber:
+    """Decoded events of the viewer's organization channel."""
+    context: Context = info.context
+    async with context.broadcast.subscribe(channel_of(context.viewer.org())) as subscriber:
+        if context.live_ready is not None:
+            context.live_ready()
         while True:
-            try:
-                # A timer handle, not a task per wait (asyncio.wait_for): cheap with many
-                # subscribers. Never held across the yield below.
-                async with asyncio.timeout_at(deadline):
-                    event = await subscriber.get()
-            except TimeoutError:
-                await _close_expired(info)
-                return
-            # One broadcast event reaches every subscription of the channel: decode it once.
+            event = await subscriber.get()
+            # One broadcast event reaches every stream of the channel: decode it once.
             decoded = getattr(event, "decoded", None)
             if decoded is None:
                 try:
@@ -66,17 +55,6 @@ async def _events(info: Info, channel_of: Callable[[uuid.UUID], str]) -> AsyncIt
                     continue
             if decoded["kind"] != "resync":
                 yield decoded
-
-
-def _loop_time_of(instant: datetime) -> float:
-    loop = asyncio.get_running_loop()
-    return loop.time() + (instant - datetime.now(UTC)).total_seconds()
-
-
-async def _close_expired(info: Info) -> None:
-    request = info.context.request
-    if isinstance(request, WebSocket):
-        await request.close(code=4403, reason="Token expired")
 
 
 @strawberry.type

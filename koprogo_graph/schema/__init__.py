@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
@@ -16,6 +20,7 @@ from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
 from .errors import ErrorCodes, is_expected
+from .live import shared_key
 
 __all__ = ["build_schema"]
 
@@ -32,6 +37,37 @@ MAX_ALIASES = 30
 
 
 class _Schema(strawberry.Schema):
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        **options: Any,
+    ) -> StreamResult:
+        """Identical subscriptions share one execution (both websocket protocols come here)."""
+        key = shared_key(context_value, query, variable_values, operation_name, MAX_TOKENS)
+        if key is None:
+            return await super().stream(
+                query, variable_values, context_value, root_value, operation_name, **options
+            )
+        run_alone = super().stream
+
+        async def open_upstream(ready: Callable[[], None]) -> StreamResult:
+            return await run_alone(
+                query,
+                variable_values,
+                context_value.for_shared_stream(ready),
+                root_value,
+                operation_name,
+                **options,
+            )
+
+        return context_value.live.join(
+            key, open_upstream, is_final=lambda result: isinstance(result, PreExecutionError)
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from broadcaster import Broadcast
 
     from ..config import Settings
+    from ..realtime.shared import SharedStreams
     from ..store.db import Database
 
 __all__ = ["Context"]
@@ -31,18 +33,34 @@ class Context:
     while every resolver that touches data demands one.
     """
 
-    request: Request | WebSocket
+    request: Request | WebSocket | None  # None: a shared live stream's own context
     db: Database
     settings: Settings
     broadcast: Broadcast | None = None
+    live: SharedStreams | None = None
     connection_params: dict[str, Any] | None = None
     loaders: dict | None = None
+    # Called by a subscription once events can reach it (see realtime/shared.py).
+    live_ready: Callable[[], None] | None = None
+    closer: asyncio.Task[None] | None = field(default=None, repr=False)  # see view.py
     _viewer: Viewer | None = field(default=None, repr=False)
 
+    def for_shared_stream(self, ready: Callable[[], None]) -> Context:
+        """The context of a live stream shared by identical subscriptions of this viewer's
+        organization and role: bound to no connection, only to what they have in common."""
+        return Context(
+            request=None,
+            db=self.db,
+            settings=self.settings,
+            broadcast=self.broadcast,
+            live_ready=ready,
+            _viewer=self.viewer,
+        )
+
     def loader(self, make: Callable[[Context], DataLoader]) -> DataLoader:
-        """The request's DataLoader made by ``make``. A websocket context lives for the whole
-        connection, so there every call gets a fresh loader: nothing goes stale between events."""
-        if isinstance(self.request, WebSocket):
+        """The request's DataLoader made by ``make``. Only an HTTP request's context is short
+        lived; elsewhere every call gets a fresh loader: nothing goes stale between events."""
+        if not isinstance(self.request, Request):
             return make(self)
         if self.loaders is None:
             self.loaders = {}
@@ -61,8 +79,10 @@ class Context:
                 header = self.connection_params.get("Authorization") or self.connection_params.get(
                     "authorization"
                 )
-            else:
+            elif self.request is not None:
                 header = self.request.headers.get("authorization")
+            else:
+                header = None
             if not isinstance(header, str):
                 raise Unauthenticated()
             self._viewer = decode_token(token_from_header(header), self.settings.jwt_secret.get())

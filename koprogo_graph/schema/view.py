@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
 from ..errors import KoprogoError
 from .context import Context
@@ -29,7 +32,20 @@ class GraphQLView(GraphQL[Context, None]):
             db=state.db,
             settings=state.settings,
             broadcast=getattr(state, "broadcast", None),
+            live=getattr(state, "live", None),
         )
+
+    async def run(
+        self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
+    ) -> Response | WebSocket:
+        if not isinstance(request, WebSocket) or context is not UNSET:
+            return await super().run(request, context, root_value)
+        context = await self.get_context(request, request)
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if context.closer is not None:  # the connection ended before its token
+                context.closer.cancel()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Refuse (close 4403) a websocket whose connection_init carries no valid token."""
@@ -38,4 +54,13 @@ class GraphQLView(GraphQL[Context, None]):
         except KoprogoError as exc:
             log.info("websocket refused: %s", exc.message)
             raise ConnectionRejectionError({"message": exc.message}) from None
+        context.closer = asyncio.create_task(_close_at_expiry(context))
         return await super().on_ws_connect(context)
+
+
+async def _close_at_expiry(context: Context) -> None:
+    """A connection lives as long as its token: then it is closed (4403), subscriptions and all."""
+    await asyncio.sleep((context.viewer.expires_at - datetime.now(UTC)).total_seconds())
+    log.info("websocket closed: token expired")
+    with suppress(RuntimeError):  # already closing
+        await context.request.close(code=4403, reason="Token expired")

@@ -53,14 +53,14 @@ async def first_events(session, query, count: int, variables=None):
     return events
 
 
-async def live_subscriptions(http, server: RunningServer) -> float:
-    """The process's live subscription gauge (shared by the in-process test servers)."""
+async def gauge(http, server: RunningServer, name: str) -> float:
+    """One of the process's gauges (shared by the in-process test servers)."""
     text = (await http.get(f"{server.url}/metrics")).text
-    return next(
-        float(line.split()[1])
-        for line in text.splitlines()
-        if line.startswith("koprogo_live_subscribers ")
-    )
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith(f"{name} "))
+
+
+async def live_subscriptions(http, server: RunningServer) -> float:
+    return await gauge(http, server, "koprogo_live_subscribers")
 
 
 @asynccontextmanager
@@ -165,6 +165,87 @@ async def test_filters_and_tenant_isolation(
         ]
 
 
+async def test_identical_subscriptions_of_an_organization_share_one_execution(
+    server, ingest_server, graphql, token, mqtt_publisher, http
+):
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    building = uuid.uuid4()  # the same building id in both organizations: a leak would show
+    my_sensor = await make_sensor(graphql, token, mine, building)
+    their_sensor = await make_sensor(graphql, token, theirs, building)
+    for _ in range(400):  # the previous tests' subscriptions are gone
+        if await live_subscriptions(http, server) == 0:
+            break
+        await asyncio.sleep(0.025)
+    assert await gauge(http, server, "koprogo_live_shared_streams") == 0
+
+    variables = {"b": str(building)}
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(server, http, 4):
+            mine_a, mine_b, mine_c = [
+                await stack.enter_async_context(
+                    raw_subscription(server, token(mine, role), RAW_READINGS, variables)
+                )
+                for role in ("owner", "owner", "syndic")
+            ]
+            their_own = await stack.enter_async_context(
+                raw_subscription(server, token(theirs), RAW_READINGS, variables)
+            )
+        # Two owners of one organization share; another role and another organization do not.
+        assert await gauge(http, server, "koprogo_live_shared_streams") == 3
+
+        await mqtt_publisher.publish(their_sensor["mqttTopic"], reading(1.0), qos=1)
+        await mqtt_publisher.publish(my_sensor["mqttTopic"], reading(2.0), qos=1)
+        for next_data in (mine_a, mine_b, mine_c):
+            assert (await next_data())["readingAdded"]["value"] == 2.0
+        assert (await their_own())["readingAdded"]["value"] == 1.0
+
+
+async def test_one_subscriber_leaving_a_shared_stream_leaves_the_others_listening(
+    server, ingest_server, graphql, token, mqtt_publisher, http
+):
+    org = uuid.uuid4()
+    sensor = await make_sensor(graphql, token, org)
+    variables = {"s": [sensor["id"]]}
+    async with AsyncExitStack() as staying_stack:
+        async with AsyncExitStack() as leaving_stack:
+            async with subscriptions_registered(server, http, 2):
+                staying = await staying_stack.enter_async_context(
+                    raw_subscription(server, token(org), RAW_READINGS, variables)
+                )
+                leaving = await leaving_stack.enter_async_context(
+                    raw_subscription(server, token(org), RAW_READINGS, variables)
+                )
+            await mqtt_publisher.publish(sensor["mqttTopic"], reading(1.0), qos=1)
+            assert (await leaving())["readingAdded"]["value"] == 1.0
+            assert (await staying())["readingAdded"]["value"] == 1.0
+        # The leaving client is gone; the shared stream goes on for the other.
+        await mqtt_publisher.publish(sensor["mqttTopic"], reading(2.0, seconds_ago=0.5), qos=1)
+        assert (await staying())["readingAdded"]["value"] == 2.0
+
+
+async def test_an_invalid_subscription_is_refused_to_each_client(server, token):
+    org = uuid.uuid4()
+    query = "subscription { readingAdded(buildingId: 12) { nosuchfield } }"
+
+    async def subscribe() -> dict:
+        async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {token(org)}"},
+                    }
+                )
+            )
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 20))
+
+    for message in await asyncio.gather(subscribe(), subscribe()):
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
 async def test_sensor_status_changes_are_pushed(server, graphql, token, http):
     org = uuid.uuid4()
     sensor = await make_sensor(graphql, token, org)
@@ -215,7 +296,8 @@ async def test_connections_without_a_valid_token_are_refused(server, token, make
     assert types == ["connection_error"]
 
 
-async def test_a_connection_is_closed_when_its_token_expires(server, token, graphql):
+@pytest.mark.parametrize("subscribed", [True, False])
+async def test_a_connection_is_closed_when_its_token_expires(server, token, subscribed):
     org = uuid.uuid4()
     async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(
@@ -227,15 +309,16 @@ async def test_a_connection_is_closed_when_its_token_expires(server, token, grap
             )
         )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { readingAdded { value } }"},
-                }
+        if subscribed:
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": "subscription { readingAdded { value } }"},
+                    }
+                )
             )
-        )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await asyncio.wait_for(ws.recv(), 15)

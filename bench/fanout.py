@@ -1,0 +1,153 @@
+"""Fan-out capacity of one API process: Redis event -> N websocket subscribers, without ingestion.
+
+    ../.venv/bin/python fanout.py --subscribers 1000 --rate 1000 --seconds 10   (from bench/)
+
+`koprogo-graph serve` with KOPROGO_INGEST=false on a fresh database; N graphql-transport-ws
+subscribers, each on one of --buildings buildings' readingAdded; this process publishes reading
+events straight on the buildings' Redis channels at --rate (one reading per event, buildings in
+turn), like the ingesting replica does. Reports publish -> receipt latency and the CPU the
+service and the clients spent per delivery (from /proc), which is what bounds the subscribers
+one process can hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import jwt
+import redis.asyncio as redis
+import websockets
+from _common import JWT_SECRET, fresh_database, machine, service_env, wait_healthy
+from ingest import free_port
+from subscriptions import percentile
+
+from koprogo_graph.realtime.events import building_readings_channel, encode_event
+
+QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reading(org: uuid.UUID, building: uuid.UUID, sensor: uuid.UUID) -> dict:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "sensorId": str(sensor), "organizationId": str(org), "buildingId": str(building),
+        "unitId": None, "deviceId": "probe", "sensorType": "TEMPERATURE",
+        "readingKind": "INSTANTANEOUS", "timestamp": now, "value": 21.5, "rawValue": 21.5,
+        "unitOfMeasure": "°C", "batteryLevel": None, "signalStrength": None, "quality": "GOOD",
+        "isAnomaly": False, "anomalyReason": None, "receivedAt": now,
+    }
+
+
+async def subscriber(url: str, token: str, building: str, latencies: list[float],
+                     subscribed: asyncio.Semaphore) -> None:
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None,
+                                  compression=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": QUERY, "variables": {"b": building}}}))
+        subscribed.release()
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "next":
+                ts = message["payload"]["data"]["readingAdded"]["timestamp"]
+                latencies.append(time.time() - datetime.fromisoformat(ts).timestamp())
+            else:
+                print("unexpected message:", raw, file=sys.stderr)
+
+
+async def publish(client: redis.Redis, org: uuid.UUID, buildings: list[uuid.UUID],
+                  rate: float, seconds: float) -> int:
+    sensors = [uuid.uuid4() for _ in buildings]
+    sent, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        ahead = sent / rate - (time.perf_counter() - started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        i = sent % len(buildings)
+        event = {"kind": "readings", "readings": [reading(org, buildings[i], sensors[i])]}
+        await client.publish(building_readings_channel(org, buildings[i]), encode_event(event))
+        sent += 1
+    return sent
+
+
+async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
+    dsn = await fresh_database("koprogo_bench_fanout")
+    port = free_port()
+    env = service_env(dsn, "mqtt://127.0.0.1:1", REDIS_URL=args.redis, KOPROGO_INGEST="false",
+                      KOPROGO_NOTIFY="false", KOPROGO_WS_IMPL=args.ws)
+    service = subprocess.Popen([sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)], env=env)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}")
+        org = uuid.uuid4()
+        buildings = [uuid.uuid4() for _ in range(args.buildings)]
+        token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
+                            "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+        latencies: list[float] = []
+        subscribed = asyncio.Semaphore(0)
+        url = f"ws://127.0.0.1:{port}/graphql"
+        tasks = [asyncio.create_task(subscriber(url, token, str(buildings[i % len(buildings)]),
+                                                latencies, subscribed)) for i in range(subscribers)]
+        for _ in range(subscribers):
+            await asyncio.wait_for(subscribed.acquire(), 120)
+        await asyncio.sleep(2)  # subscriptions registered server-side
+        client = redis.Redis.from_url(args.redis)
+        service_cpu, own_cpu = cpu_seconds(service.pid), time.process_time()
+        spy = (subprocess.Popen(["py-spy", "record", "--pid", str(service.pid), "--duration",
+                                 str(int(args.seconds)), "--format", "raw", "-o", args.profile],
+                                stdout=subprocess.DEVNULL) if args.profile else None)
+        sent = await publish(client, org, buildings, args.rate, args.seconds)
+        if spy:
+            spy.wait()
+        await asyncio.sleep(2)  # stragglers
+        service_cpu, own_cpu = cpu_seconds(service.pid) - service_cpu, time.process_time() - own_cpu
+        await client.aclose()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        expected = sum(sum(1 for n in range(sent) if n % len(buildings) == i % len(buildings))
+                       for i in range(subscribers))
+        delivered = max(len(latencies), 1)
+        return {"subscribers": subscribers, "events": sent, "deliveries": len(latencies),
+                "expected": expected,
+                "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
+                "service_cpu_s": round(service_cpu, 2), "clients_cpu_s": round(own_cpu, 2),
+                "service_us_per_delivery": round(service_cpu / delivered * 1e6, 1),
+                "clients_us_per_delivery": round(own_cpu / delivered * 1e6, 1)}
+    finally:
+        service.terminate()
+        service.wait(20)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[1000])
+    parser.add_argument("--rate", type=float, default=1000.0, help="reading events per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--buildings", type=int, default=100)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--profile", help="py-spy the service while publishing, raw output to this file")
+    parser.add_argument("--ws", default="auto", help="uvicorn websocket implementation")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join(sys.argv)}")
+    for n in args.subscribers:
+        print(json.dumps(await run_case(args, n)), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

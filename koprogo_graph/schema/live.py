@@ -1,0 +1,53 @@
+"""Which streaming operations share one execution (realtime/shared.py), and under which key.
+
+Only subscriptions of an authenticated viewer with an organization are shared. Their result
+depends on the document, the operation, the variables and what the viewer may see, which is
+decided by its organization and role: those make the key. Everything else (a query or mutation
+over a websocket, an unauthenticated or malformed request) runs on its own, as usual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from functools import lru_cache
+from typing import Any
+
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+
+from ..errors import KoprogoError
+from .context import Context
+
+__all__ = ["shared_key"]
+
+
+@lru_cache(maxsize=512)
+def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False  # the normal path reports it
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+def shared_key(
+    context: Any,
+    query: str | None,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    max_tokens: int,
+) -> Hashable | None:
+    """The sharing key of this operation, or None when it runs on its own."""
+    if not isinstance(context, Context) or context.live is None or not query:
+        return None
+    if not _is_subscription(query, operation_name, max_tokens):
+        return None
+    try:
+        viewer = context.viewer
+        frozen_variables = json.dumps(variables, sort_keys=True) if variables else ""
+    except (KoprogoError, TypeError, ValueError):
+        return None
+    if viewer.organization_id is None:
+        return None
+    return (viewer.organization_id, viewer.role, query, operation_name, frozen_variables)
