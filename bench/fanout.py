@@ -4,8 +4,8 @@
 
 `koprogo-graph serve` with KOPROGO_INGEST=false on a fresh database; N graphql-transport-ws
 subscribers, each on one of --buildings buildings' readingAdded; this process publishes reading
-events straight on the buildings' Redis channels at --rate (one reading per event, buildings in
-turn), like the ingesting replica does. Reports publish -> receipt latency and the CPU the
+events straight on the organization's Redis channel, --rate readings per second in one batch
+every --batch-ms (buildings in turn), as the ingesting replica does. Reports publish -> receipt latency and the CPU the
 service and the clients spent per delivery (from /proc), which is what bounds the subscribers
 one process can hold.
 """
@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 
 import jwt
 import redis.asyncio as redis
-import websockets
+import uvloop
 from _common import JWT_SECRET, fresh_database, machine, service_env, wait_healthy
+from _live_client import subscribe
 from ingest import free_port
 from subscriptions import percentile
 
-from koprogo_graph.realtime.events import building_readings_channel, encode_event
+from koprogo_graph.realtime.events import encode_event, readings_channel
 
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
@@ -50,36 +51,19 @@ def reading(org: uuid.UUID, building: uuid.UUID, sensor: uuid.UUID) -> dict:
     }
 
 
-async def subscriber(url: str, token: str, building: str, latencies: list[float],
-                     subscribed: asyncio.Semaphore) -> None:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None,
-                                  compression=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
-        await ws.recv()
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": QUERY, "variables": {"b": building}}}))
-        subscribed.release()
-        async for raw in ws:
-            message = json.loads(raw)
-            if message.get("type") == "next":
-                ts = message["payload"]["data"]["readingAdded"]["timestamp"]
-                latencies.append(time.time() - datetime.fromisoformat(ts).timestamp())
-            else:
-                print("unexpected message:", raw, file=sys.stderr)
-
-
 async def publish(client: redis.Redis, org: uuid.UUID, buildings: list[uuid.UUID],
-                  rate: float, seconds: float) -> int:
+                  rate: float, seconds: float, batch_ms: float) -> int:
     sensors = [uuid.uuid4() for _ in buildings]
     sent, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        ahead = sent / rate - (time.perf_counter() - started)
-        if ahead > 0:
-            await asyncio.sleep(ahead)
-        i = sent % len(buildings)
-        event = {"kind": "readings", "readings": [reading(org, buildings[i], sensors[i])]}
-        await client.publish(building_readings_channel(org, buildings[i]), encode_event(event))
-        sent += 1
+    while (elapsed := time.perf_counter() - started) < seconds:
+        due = int(rate * elapsed) + 1
+        if due > sent:
+            readings = [reading(org, buildings[n % len(buildings)], sensors[n % len(buildings)])
+                        for n in range(sent, due)]
+            event = {"kind": "readings", "readings": readings}
+            await client.publish(readings_channel(org), encode_event(event))
+            sent = due
+        await asyncio.sleep(batch_ms / 1000)
     return sent
 
 
@@ -98,8 +82,8 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
         latencies: list[float] = []
         subscribed = asyncio.Semaphore(0)
         url = f"ws://127.0.0.1:{port}/graphql"
-        tasks = [asyncio.create_task(subscriber(url, token, str(buildings[i % len(buildings)]),
-                                                latencies, subscribed)) for i in range(subscribers)]
+        clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
+                                   latencies, subscribed.release) for i in range(subscribers)]
         for _ in range(subscribers):
             await asyncio.wait_for(subscribed.acquire(), 120)
         await asyncio.sleep(2)  # subscriptions registered server-side
@@ -108,19 +92,18 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
         spy = (subprocess.Popen(["py-spy", "record", "--pid", str(service.pid), "--duration",
                                  str(int(args.seconds)), "--format", "raw", "-o", args.profile],
                                 stdout=subprocess.DEVNULL) if args.profile else None)
-        sent = await publish(client, org, buildings, args.rate, args.seconds)
+        sent = await publish(client, org, buildings, args.rate, args.seconds, args.batch_ms)
         if spy:
             spy.wait()
         await asyncio.sleep(2)  # stragglers
         service_cpu, own_cpu = cpu_seconds(service.pid) - service_cpu, time.process_time() - own_cpu
         await client.aclose()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            client.disconnect()
         expected = sum(sum(1 for n in range(sent) if n % len(buildings) == i % len(buildings))
                        for i in range(subscribers))
         delivered = max(len(latencies), 1)
-        return {"subscribers": subscribers, "events": sent, "deliveries": len(latencies),
+        return {"subscribers": subscribers, "readings": sent, "deliveries": len(latencies),
                 "expected": expected,
                 "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
@@ -138,6 +121,7 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[1000])
     parser.add_argument("--rate", type=float, default=1000.0, help="reading events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch-ms", type=float, default=20.0, help="the ingestor's batch window")
     parser.add_argument("--buildings", type=int, default=100)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", help="py-spy the service while publishing, raw output to this file")
@@ -150,4 +134,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

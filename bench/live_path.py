@@ -23,7 +23,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from koprogo_graph.migrate import apply_migrations
-from koprogo_graph.realtime.events import building_readings_channel, encode_event
+from koprogo_graph.realtime.events import encode_event, readings_channel
 from koprogo_graph.realtime.hub import Hub
 from tests.integration.conftest import JWT_SECRET, make_settings, start_server, stop_server
 
@@ -64,7 +64,7 @@ async def main() -> None:
         for _ in range(100):
             now = datetime.now(UTC)
             event = {"kind": "readings", "readings": [reading(org, building, now)]}
-            await publisher.publish(building_readings_channel(org, building), encode_event(event))
+            await publisher.publish(readings_channel(org), encode_event(event))
             await ws.recv()
             latencies.append((datetime.now(UTC) - now).total_seconds() * 1000)
             await asyncio.sleep(0.01)

@@ -3,10 +3,10 @@
     .venv/bin/python bench/subscriptions.py --subscribers 1 100 1000 --rate 1000 --seconds 10
 
 One `koprogo-graph serve` process (ingesting, Redis broadcast) on a fresh database and a private
-Mosquitto; readings spread over --buildings buildings of one organization (the worst case: every
-event reaches every subscription of the organization, which filters it); each subscriber is a
-graphql-transport-ws websocket subscribed to one building's readingAdded. Latency is the
-subscriber's receive time minus the reading's device timestamp, set at publish time.
+Mosquitto; readings spread over --buildings buildings of one organization; each subscriber is a
+graphql-transport-ws websocket (bench/_live_client.py) subscribed to one building's
+readingAdded, subscriber i to building i % --buildings. Latency is the subscriber's receive time
+minus the reading's device timestamp, set at publish time by a publisher in a process of its own.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from datetime import UTC, datetime
 import asyncpg
 import jwt
 import paho.mqtt.client as paho
-import websockets
+import uvloop
 from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env, wait_healthy
+from _live_client import subscribe
 from ingest import free_port
+
+QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -59,24 +62,6 @@ def publisher(port: int, topics: list[str], rate: float, seconds: float, stop: t
     client.loop_stop()
     client.disconnect()
     return sent
-
-
-async def subscriber(url: str, token: str, building: str, latencies: list[float], ready: asyncio.Event,
-                     counter: list[int], total: int) -> None:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
-        await ws.recv()
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($b: ID) { readingAdded(buildingId: $b) { timestamp } }",
-            "variables": {"b": building}}}))
-        counter[0] += 1
-        if counter[0] == total:
-            ready.set()
-        async for raw in ws:
-            message = json.loads(raw)
-            if message.get("type") == "next":
-                ts = datetime.fromisoformat(message["payload"]["data"]["readingAdded"]["timestamp"])
-                latencies.append(time.time() - ts.timestamp())
 
 
 async def run_case(args, subscribers: int) -> dict:
@@ -112,16 +97,17 @@ async def run_case(args, subscribers: int) -> dict:
         token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
                             "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
         latencies: list[float] = []
-        ready, counter = asyncio.Event(), [0]
+        subscribed = asyncio.Semaphore(0)
         url = f"ws://127.0.0.1:{http_port}/graphql"
-        tasks = [asyncio.create_task(subscriber(url, token, str(buildings[i % len(buildings)]), latencies,
-                                                ready, counter, subscribers)) for i in range(subscribers)]
-        await asyncio.wait_for(ready.wait(), 120)
-        await asyncio.sleep(1)  # subscriptions registered server-side
+        clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
+                                   latencies, subscribed.release) for i in range(subscribers)]
+        for _ in range(subscribers):
+            await asyncio.wait_for(subscribed.acquire(), 120)
+        await asyncio.sleep(2)  # subscriptions registered server-side
         sent = await asyncio.to_thread(publish_elsewhere, port, topics, args.rate, args.seconds)
         await asyncio.sleep(2)  # stragglers
-        for t in tasks:
-            t.cancel()
+        for client in clients:
+            client.disconnect()
         # Reading n goes to building n % B; subscriber i listens to building i % B.
         per_building = [sum(1 for n in range(sent) if n % len(buildings) == b) for b in range(len(buildings))]
         expected = sum(per_building[i % len(buildings)] for i in range(subscribers))
@@ -153,4 +139,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

@@ -15,7 +15,6 @@ from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
 from ..realtime.events import (
     ReadingsEvent,
-    building_readings_channel,
     encode_event,
     reading_event,
     readings_channel,
@@ -91,21 +90,14 @@ class Ingestor:
                     log.exception("reading listener %r failed", listener)
 
     async def _publish_live(self) -> None:
-        """One message per organization (for organization-wide subscriptions) and one per
-        building (for a building's dashboards) for each stored batch."""
+        """One message per organization for each stored batch (each API process splits it by
+        building for the dashboards of one building)."""
         while True:
             stored = await self._live.get()
             by_org: dict[object, list] = defaultdict(list)
-            by_building: dict[tuple, list] = defaultdict(list)
             for r in stored:
-                event = reading_event(r)
-                by_org[r.organization_id].append(event)
-                by_building[(r.organization_id, r.building_id)].append(event)
-            messages = [(readings_channel(org), events) for org, events in by_org.items()]
-            messages += [
-                (building_readings_channel(*key), events) for key, events in by_building.items()
-            ]
-            for channel, events in messages:
+                by_org[r.organization_id].append(reading_event(r))
+            for channel, events in ((readings_channel(o), e) for o, e in by_org.items()):
                 try:
                     await self.broadcast.publish(
                         channel=channel,

@@ -2,7 +2,7 @@
 
 Every message is a TypedDict with a ``kind`` discriminator. Readings travel in batches (one
 message per organization per ingest batch) so that 10,000 readings/s is not 10,000 Redis
-publishes/s.
+publishes/s; each process splits a batch by building for the dashboards of one building.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, TypedDict
+
+from broadcaster import Event as BroadcastEvent
 
 from ..domain.readings import StoredReading
 
@@ -23,26 +25,20 @@ __all__ = [
     "ResyncEvent",
     "SensorStatusEvent",
     "alerts_channel",
-    "building_readings_channel",
     "decode_event",
+    "decoded",
     "encode_event",
     "jsonable_row",
     "reading_event",
     "readings_channel",
     "restore_row",
     "sensors_channel",
+    "split_readings_by_building",
 ]
 
 
 def readings_channel(organization_id: uuid.UUID | str) -> str:
     return f"koprogo:org:{organization_id}:readings"
-
-
-def building_readings_channel(
-    organization_id: uuid.UUID | str, building_id: uuid.UUID | str
-) -> str:
-    """Readings of one building: dashboards of a building wake up for their building only."""
-    return f"koprogo:org:{organization_id}:building:{building_id}:readings"
 
 
 def alerts_channel(organization_id: uuid.UUID | str) -> str:
@@ -149,3 +145,32 @@ def decode_event(message: str) -> Event:
     ):
         raise ValueError("not a koprogo event")
     return event  # type: ignore[return-value]
+
+
+def decoded(event: BroadcastEvent) -> Event:
+    """The event a broadcast message carries, decoded once however many subscribers read it.
+    ValueError when the message is not one of ours."""
+    cached = getattr(event, "decoded", None)
+    if cached is None:
+        cached = event.decoded = decode_event(event.message)  # type: ignore[attr-defined]
+    return cached
+
+
+def split_readings_by_building(event: BroadcastEvent) -> dict[str, BroadcastEvent] | None:
+    """An organization's readings batch as one event per building (see realtime/hub.py); None
+    for anything else, which concerns every building (a resync)."""
+    try:
+        batch = decoded(event)
+    except ValueError:
+        return {}  # malformed: nobody's business; the whole-channel subscribers log it
+    if batch["kind"] != "readings":
+        return None
+    by_building: dict[str, list[ReadingEvent]] = {}
+    for reading in batch["readings"]:
+        by_building.setdefault(reading["buildingId"], []).append(reading)
+    parts = {}
+    for building, readings in by_building.items():
+        part = BroadcastEvent(channel=event.channel, message="")
+        part.decoded = ReadingsEvent(kind="readings", readings=readings)  # type: ignore[attr-defined]
+        parts[building] = part
+    return parts

@@ -1,12 +1,20 @@
-"""broadcaster's Broadcast with bounded subscriber queues: a slow subscriber loses its own oldest
-events (counted) and never slows the listener, the publisher or other subscribers."""
+"""broadcaster's Broadcast with bounded subscriber queues and in-process routing by key.
+
+* One backend (Redis) subscription per channel per process, whatever the number of subscribers.
+* A slow subscriber loses its own oldest events (counted) and never slows the listener, the
+  publisher or other subscribers.
+* A subscriber may take only the part of a channel's events that concerns one key (a building's
+  readings out of an organization's batch): the event is split once, in-process, so the
+  publisher sends one message per organization and batch, not one per building.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from broadcaster import Broadcast, Event
@@ -15,9 +23,24 @@ from broadcaster._base import Subscriber
 from .metrics import CHANNELS, DROPPED
 from .redis_backend import ResilientRedisBackend
 
-__all__ = ["Hub", "open_hub"]
+__all__ = ["Hub", "Split", "open_hub"]
 
 log = logging.getLogger(__name__)
+
+# Splits an event into its parts by key; None: the event concerns every key (a resync, say).
+Split = Callable[[Event], Mapping[str, Event] | None]
+Queue = asyncio.Queue[Event | None]
+
+
+@dataclass(eq=False)
+class _Channel:
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    everything: set[Queue] = field(default_factory=set)  # subscribers of the whole channel
+    by_key: dict[str, set[Queue]] = field(default_factory=dict)
+    split: Split | None = None
+
+    def empty(self) -> bool:
+        return not self.everything and not self.by_key
 
 
 class Hub(Broadcast):
@@ -30,7 +53,7 @@ class Hub(Broadcast):
         else:
             super().__init__(url)
         self.queue_size = queue_size
-        self._ready: dict[str, asyncio.Event] = {}
+        self._channels: dict[str, _Channel] = {}
 
     async def _listener(self) -> None:
         # broadcaster starts this with a bare create_task and reads its result only at
@@ -38,39 +61,74 @@ class Hub(Broadcast):
         while True:
             try:
                 event = await self._backend.next_published()
+                self._route(event)
             except Exception:
                 log.exception("broadcast listener failed; retrying")
                 await asyncio.sleep(1.0)
-                continue
-            for queue in list(self._subscribers.get(event.channel, ())):
-                if queue.full():
-                    queue.get_nowait()
-                    DROPPED.inc()
-                queue.put_nowait(event)
+
+    def _route(self, event: Event) -> None:
+        channel = self._channels.get(event.channel)
+        if channel is None:
+            return
+        for queue in channel.everything:
+            self._offer(queue, event)
+        if not channel.by_key:
+            return
+        parts = channel.split(event) if channel.split else None
+        if parts is None:
+            for queues in channel.by_key.values():
+                for queue in queues:
+                    self._offer(queue, event)
+            return
+        for key, part in parts.items():
+            for queue in channel.by_key.get(key, ()):
+                self._offer(queue, part)
+
+    @staticmethod
+    def _offer(queue: Queue, event: Event) -> None:
+        if queue.full():
+            queue.get_nowait()
+            DROPPED.inc()
+        queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscriber]:
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=self.queue_size)
+    async def subscribe(
+        self, channel: str, *, key: str | None = None, split: Split | None = None
+    ) -> AsyncIterator[Subscriber]:
+        """Events of ``channel``; with ``key``, only each event's part for that key, as ``split``
+        cuts it (every keyed subscriber of a channel passes the same ``split``)."""
+        queue: Queue = asyncio.Queue(maxsize=self.queue_size)
+        route = self._channels.get(channel)
+        first = route is None
+        if route is None:
+            route = self._channels[channel] = _Channel()
+            CHANNELS.inc()
+        if key is None:
+            route.everything.add(queue)
+        else:
+            route.split = split
+            route.by_key.setdefault(key, set()).add(queue)
         try:
-            if not self._subscribers.get(channel):
-                CHANNELS.inc()
-                self._subscribers[channel] = {queue}
-                ready = self._ready[channel] = asyncio.Event()
+            if first:
                 try:
                     await self._backend.subscribe(channel)
                 finally:
-                    ready.set()
+                    route.ready.set()
             else:
-                self._subscribers[channel].add(queue)
                 # Until the first subscriber's backend subscription is in place, nothing flows.
-                await self._ready[channel].wait()
+                await route.ready.wait()
             yield Subscriber(queue)
         finally:
-            subscribers = self._subscribers.get(channel, set())
-            subscribers.discard(queue)
-            if not subscribers and self._subscribers.pop(channel, None) is not None:
+            if key is None:
+                route.everything.discard(queue)
+            else:
+                queues = route.by_key.get(key, set())
+                queues.discard(queue)
+                if not queues:
+                    route.by_key.pop(key, None)
+            if route.empty() and self._channels.get(channel) is route:
+                del self._channels[channel]
                 CHANNELS.dec()
-                self._ready.pop(channel, None)
                 await self._backend.unsubscribe(channel)
 
 

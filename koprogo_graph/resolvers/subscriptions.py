@@ -19,12 +19,13 @@ import strawberry
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
     alerts_channel,
-    building_readings_channel,
-    decode_event,
+    decoded,
     readings_channel,
     restore_row,
     sensors_channel,
+    split_readings_by_building,
 )
+from ..realtime.hub import Split
 from ..schema.alerts import Alert
 from ..schema.context import Context
 from ..schema.readings import Reading
@@ -37,24 +38,29 @@ log = logging.getLogger(__name__)
 Info = strawberry.Info[Context, None]
 
 
-async def _events(info: Info, channel_of: Callable[[uuid.UUID], str]) -> AsyncIterator[dict]:
-    """Decoded events of the viewer's organization channel."""
+async def _events(
+    info: Info,
+    channel_of: Callable[[uuid.UUID], str],
+    key: uuid.UUID | None = None,
+    split: Split | None = None,
+) -> AsyncIterator[dict]:
+    """Decoded events of the viewer's organization channel (with ``key``: their part for it)."""
     context: Context = info.context
-    async with context.broadcast.subscribe(channel_of(context.viewer.org())) as subscriber:
+    channel = channel_of(context.viewer.org())
+    async with context.broadcast.subscribe(
+        channel, key=str(key) if key else None, split=split
+    ) as subscriber:
         if context.live_ready is not None:
             context.live_ready()
         while True:
             event = await subscriber.get()
-            # One broadcast event reaches every stream of the channel: decode it once.
-            decoded = getattr(event, "decoded", None)
-            if decoded is None:
-                try:
-                    decoded = event.decoded = decode_event(event.message)
-                except ValueError:
-                    log.warning("ignoring a malformed event on %s", event.channel)
-                    continue
-            if decoded["kind"] != "resync":
-                yield decoded
+            try:
+                payload = decoded(event)
+            except ValueError:
+                log.warning("ignoring a malformed event on %s", event.channel)
+                continue
+            if payload["kind"] != "resync":
+                yield payload
 
 
 @strawberry.type
@@ -70,11 +76,9 @@ class LiveSubscription:
         sensors = (
             {str(parse_id(s, "sensorIds")) for s in sensor_ids} if sensor_ids is not None else None
         )
-        # A building's subscription listens on that building's channel only.
-        channel = (
-            (lambda org: building_readings_channel(org, building)) if building else readings_channel
-        )
-        async for event in _events(info, channel):
+        # A building's subscription takes only its building's part of each batch.
+        split = split_readings_by_building if building else None
+        async for event in _events(info, readings_channel, building, split):
             for r in event.get("readings", ()):
                 if sensors is not None and r["sensorId"] not in sensors:
                     continue

@@ -20,7 +20,7 @@ from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
 from .errors import ErrorCodes, is_expected
-from .live import shared_key
+from .live import encoded_once, shared_key
 
 __all__ = ["build_schema"]
 
@@ -55,13 +55,15 @@ class _Schema(strawberry.Schema):
         run_alone = super().stream
 
         async def open_upstream(ready: Callable[[], None]) -> StreamResult:
-            return await run_alone(
-                query,
-                variable_values,
-                context_value.for_shared_stream(ready),
-                root_value,
-                operation_name,
-                **options,
+            return encoded_once(
+                await run_alone(
+                    query,
+                    variable_values,
+                    context_value.for_shared_stream(ready),
+                    root_value,
+                    operation_name,
+                    **options,
+                )
             )
 
         return context_value.live.join(

@@ -82,3 +82,9 @@ class ErrorCodes(MaskErrors):
                     extensions["field"] = field
                 error.extensions = extensions
         return super()._process_errors(errors)
+
+    def _process_result(self, result: object) -> None:
+        # MaskErrors tests every result against a runtime Protocol (slow, and paid for each
+        # live event); an attribute lookup tells the same.
+        if errors := getattr(result, "errors", None):
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]

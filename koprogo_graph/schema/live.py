@@ -4,21 +4,25 @@ Only subscriptions of an authenticated viewer with an organization are shared. T
 depends on the document, the operation, the variables and what the viewer may see, which is
 decided by its organization and role: those make the key. Everything else (a query or mutation
 over a websocket, an unauthenticated or malformed request) runs on its own, as usual.
+
+A shared result is also encoded to JSON once (``SharedData``), not once per subscriber.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable
+from contextlib import aclosing
 from functools import lru_cache
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from strawberry.types import ExecutionResult
 
 from ..errors import KoprogoError
 from .context import Context
 
-__all__ = ["shared_key"]
+__all__ = ["SharedData", "encode_message", "encoded_once", "shared_key"]
 
 
 @lru_cache(maxsize=512)
@@ -51,3 +55,44 @@ def shared_key(
     if viewer.organization_id is None:
         return None
     return (viewer.organization_id, viewer.role, query, operation_name, frozen_variables)
+
+
+class SharedData(dict[str, Any]):
+    """The ``data`` of a result every subscriber of a shared stream receives: encoded once."""
+
+    __slots__ = ("_json",)
+
+    def json(self) -> str:
+        try:
+            return self._json
+        except AttributeError:
+            self._json: str = json.dumps(self, separators=(",", ":"))
+            return self._json
+
+
+async def encoded_once(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """Mark a shared stream's plain results (data, no errors) for encoding once."""
+    async with aclosing(results):  # type: ignore[type-var]
+        async for result in results:
+            if (
+                type(result) is ExecutionResult
+                and isinstance(result.data, dict)
+                and not result.errors
+                and not result.extensions
+            ):
+                result.data = SharedData(result.data)
+            yield result
+
+
+def encode_message(message: object) -> str:
+    """A websocket message as JSON, reusing a shared result's encoding when it carries one."""
+    if isinstance(message, dict) and len(message) == 3:
+        payload = message.get("payload")
+        if isinstance(payload, dict) and len(payload) == 1:
+            data = payload.get("data")
+            if isinstance(data, SharedData) and message.get("type") in ("next", "data"):
+                return (
+                    f'{{"id":{json.dumps(message["id"])},"type":"{message["type"]}",'
+                    f'"payload":{{"data":{data.json()}}}}}'
+                )
+    return json.dumps(message, separators=(",", ":"))

@@ -16,6 +16,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from ..errors import KoprogoError
 from .context import Context
+from .live import encode_message
 
 __all__ = ["GraphQLView"]
 
@@ -34,6 +35,9 @@ class GraphQLView(GraphQL[Context, None]):
             broadcast=getattr(state, "broadcast", None),
             live=getattr(state, "live", None),
         )
+
+    def encode_json(self, data: object) -> str:
+        return encode_message(data)
 
     async def run(
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET

@@ -9,7 +9,12 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from koprogo_graph.realtime.events import decode_event
+from koprogo_graph.realtime.events import (
+    decode_event,
+    decoded,
+    encode_event,
+    split_readings_by_building,
+)
 from koprogo_graph.realtime.hub import DROPPED, Hub
 from koprogo_graph.realtime.redis_backend import RESYNC_MESSAGE
 
@@ -77,3 +82,32 @@ async def test_many_channels_subscribed_at_once_all_receive(redis_server):
             for i in range(20):
                 await publisher.publish(f"koprogo:test:many:{i}", f"m{i}")
             assert [await next_message(s) for s in subscribers] == [f"m{i}" for i in range(20)]
+
+
+async def test_a_building_subscriber_gets_only_its_part_of_each_batch(redis_server):
+    def batch(*readings: tuple[str, float]) -> str:
+        rows = [{"buildingId": b, "value": v} for b, v in readings]
+        return encode_event({"kind": "readings", "readings": rows})
+
+    def values(event) -> list[float]:
+        return [r["value"] for r in decoded(event)["readings"]]
+
+    async with Hub(redis_server.url) as hub, Hub(redis_server.url) as publisher:
+        by = split_readings_by_building
+        async with (
+            hub.subscribe("koprogo:test:split", key="b1", split=by) as b1,
+            hub.subscribe("koprogo:test:split", key="b2", split=by) as b2,
+            hub.subscribe("koprogo:test:split") as everything,
+        ):
+            await publisher.publish("koprogo:test:split", batch(("b1", 1), ("b3", 2), ("b1", 3)))
+            await publisher.publish("koprogo:test:split", batch(("b2", 4)))
+            assert values(await asyncio.wait_for(b1.get(), 30)) == [1, 3]
+            assert values(await asyncio.wait_for(b2.get(), 30)) == [4]  # nothing from batch 1
+            assert values(await asyncio.wait_for(everything.get(), 30)) == [1, 2, 3]
+            assert values(await asyncio.wait_for(everything.get(), 30)) == [4]
+
+            # A resync concerns every building.
+            redis_server.stop()
+            await redis_server.start()
+            for subscriber in (b1, b2, everything):
+                assert await next_message(subscriber) == RESYNC_MESSAGE

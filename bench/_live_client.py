@@ -1,0 +1,57 @@
+"""Cheap graphql-transport-ws subscribers for the live benchmarks (picows: frames parsed in C).
+
+The subscribers share the machine with the service they measure, so each costs as little as it
+can: no JSON decoding of `next` messages, only the reading's timestamp is sliced out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+TIMESTAMP = b'"timestamp":"'
+
+
+class LiveSubscriber(WSListener):
+    """Subscribes once acknowledged; appends receive time minus the reading's timestamp."""
+
+    def __init__(self, token: str, query: str, variables: dict, latencies: list[float],
+                 subscribed: Callable[[], None]) -> None:
+        self.token, self.query, self.variables = token, query, variables
+        self.latencies, self.subscribed = latencies, subscribed
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}}
+        transport.send(WSMsgType.TEXT, json.dumps(init).encode())
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        received = time.time()
+        data = frame.get_payload_as_bytes()
+        start = data.find(TIMESTAMP)
+        if start >= 0:
+            start += len(TIMESTAMP)
+            stamp = data[start:data.index(b'"', start)].decode()
+            self.latencies.append(received - datetime.fromisoformat(stamp).timestamp())
+        elif b'"connection_ack"' in data:
+            subscribe = {"id": "1", "type": "subscribe",
+                         "payload": {"query": self.query, "variables": self.variables}}
+            transport.send(WSMsgType.TEXT, json.dumps(subscribe).encode())
+            self.subscribed()
+        else:
+            print("unexpected message:", data[:200], file=sys.stderr)
+
+
+async def subscribe(url: str, token: str, query: str, variables: dict, latencies: list[float],
+                    subscribed: Callable[[], None]) -> WSTransport:
+    """Connect and subscribe; the caller disconnects the returned transport when done."""
+    transport, _ = await ws_connect(
+        lambda: LiveSubscriber(token, query, variables, latencies, subscribed), url,
+        extra_headers={"Sec-WebSocket-Protocol": "graphql-transport-ws"})
+    return transport
