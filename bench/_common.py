@@ -22,6 +22,29 @@ def machine() -> str:
     return f"{platform.machine()}, {cpus} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
+def _cpu_of_stat(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    return _cpu_of_stat(Path(f"/proc/{pid}/stat").read_text())
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process of the machine (backends included)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text or "(postmaster)" in text:
+            total += _cpu_of_stat(text)
+    return total
+
+
 async def fresh_database(name: str) -> str:
     admin = await asyncpg.connect(ADMIN_DSN)
     try:

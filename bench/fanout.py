@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from datetime import UTC, datetime
 import jwt
 import redis.asyncio as redis
 import uvloop
-from _common import JWT_SECRET, fresh_database, machine, service_env, wait_healthy
+from _common import JWT_SECRET, cpu_seconds, fresh_database, machine, service_env, wait_healthy
 from _live_client import subscribe
 from ingest import free_port
 from subscriptions import percentile
@@ -33,11 +32,6 @@ from subscriptions import percentile
 from koprogo_graph.realtime.events import encode_event, readings_channel
 
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reading(org: uuid.UUID, building: uuid.UUID, sensor: uuid.UUID) -> dict:

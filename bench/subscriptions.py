@@ -27,7 +27,16 @@ import asyncpg
 import jwt
 import paho.mqtt.client as paho
 import uvloop
-from _common import JWT_SECRET, fresh_database, machine, private_broker, service_env, wait_healthy
+from _common import (
+    JWT_SECRET,
+    cpu_seconds,
+    fresh_database,
+    machine,
+    postgres_cpu_seconds,
+    private_broker,
+    service_env,
+    wait_healthy,
+)
 from _live_client import subscribe
 from ingest import free_port
 
@@ -104,8 +113,16 @@ async def run_case(args, subscribers: int) -> dict:
         for _ in range(subscribers):
             await asyncio.wait_for(subscribed.acquire(), 120)
         await asyncio.sleep(2)  # subscriptions registered server-side
+        watched = {"broker": broker.pid, **{f"service{i}": s.pid for i, s in enumerate(services)}}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        cpu_before |= {"postgres": postgres_cpu_seconds(), "clients": time.process_time()}
         sent = await asyncio.to_thread(publish_elsewhere, port, topics, args.rate, args.seconds)
         await asyncio.sleep(2)  # stragglers
+        cpu_after = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        cpu_after |= {"postgres": postgres_cpu_seconds(), "clients": time.process_time()}
+        # CPU seconds spent during the run (publishing + 2 s), per process; with --split,
+        # service0 is the API process and service1 the ingesting one.
+        cpu = {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_before}
         for client in clients:
             client.disconnect()
         # Reading n goes to building n % B; subscriber i listens to building i % B.
@@ -115,7 +132,7 @@ async def run_case(args, subscribers: int) -> dict:
                 "deliveries": len(latencies), "expected_deliveries": expected,
                 "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1)}
+                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1), "cpu_s": cpu}
     finally:
         for service in services:
             service.terminate()
