@@ -20,6 +20,7 @@ from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
 from .errors import ErrorCodes, is_expected
+from .executor import Executor
 from .live import encoded_once, shared_key
 
 __all__ = ["build_schema"]
@@ -85,6 +86,7 @@ def build_schema() -> strawberry.Schema:
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
+        execution_context_class=Executor,
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
