@@ -34,6 +34,13 @@ from koprogo_graph.realtime.events import encode_event, readings_channel
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
 
+def rss_mib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
 def reading(org: uuid.UUID, building: uuid.UUID, sensor: uuid.UUID) -> dict:
     now = datetime.now(UTC).isoformat()
     return {
@@ -65,7 +72,7 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
     dsn = await fresh_database("koprogo_bench_fanout")
     port = free_port()
     env = service_env(dsn, "mqtt://127.0.0.1:1", REDIS_URL=args.redis, KOPROGO_INGEST="false",
-                      KOPROGO_NOTIFY="false", KOPROGO_WS_IMPL=args.ws)
+                      KOPROGO_NOTIFY="false")
     service = subprocess.Popen([sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)], env=env)
     try:
         await wait_healthy(f"http://127.0.0.1:{port}")
@@ -82,6 +89,7 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
             await asyncio.wait_for(subscribed.acquire(), 120)
         await asyncio.sleep(2)  # subscriptions registered server-side
         client = redis.Redis.from_url(args.redis)
+        rss_before = rss_mib(service.pid)
         service_cpu, own_cpu = cpu_seconds(service.pid), time.process_time()
         spy = (subprocess.Popen(["py-spy", "record", "--pid", str(service.pid), "--duration",
                                  str(int(args.seconds)), "--format", "raw", "-o", args.profile],
@@ -92,6 +100,7 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
         await asyncio.sleep(2)  # stragglers
         service_cpu, own_cpu = cpu_seconds(service.pid) - service_cpu, time.process_time() - own_cpu
         await client.aclose()
+        rss_after = rss_mib(service.pid)
         for client in clients:
             client.disconnect()
         expected = sum(sum(1 for n in range(sent) if n % len(buildings) == i % len(buildings))
@@ -102,6 +111,7 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
                 "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
                 "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
+                "service_rss_mib": [rss_before, rss_after],
                 "service_cpu_s": round(service_cpu, 2), "clients_cpu_s": round(own_cpu, 2),
                 "service_us_per_delivery": round(service_cpu / delivered * 1e6, 1),
                 "clients_us_per_delivery": round(own_cpu / delivered * 1e6, 1)}
@@ -119,7 +129,6 @@ async def main() -> None:
     parser.add_argument("--buildings", type=int, default=100)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", help="py-spy the service while publishing, raw output to this file")
-    parser.add_argument("--ws", default="auto", help="uvicorn websocket implementation")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"command: {' '.join(sys.argv)}")

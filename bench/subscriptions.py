@@ -94,7 +94,8 @@ async def run_case(args, subscribers: int) -> dict:
             env=service_env(dsn, f"mqtt://127.0.0.1:{port}", REDIS_URL=args.redis,
                             KOPROGO_INGEST="true" if ingest else "false", KOPROGO_NOTIFY="false",
                             KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
-                            KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}"))
+                            KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}",
+                            KOPROGO_MQTT_PROTOCOL=args.protocol))
 
     # --split: the deployment of k8s/: an ingesting replica and an API-only replica holding the
     # websockets, each a process of its own; otherwise one process does both.
@@ -147,6 +148,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--buildings", type=int, default=100)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"], help="the ingestor's MQTT")
     parser.add_argument("--split", action="store_true", help="ingest and serve websockets in two processes")
     args = parser.parse_args()
     print(f"machine: {machine()}")

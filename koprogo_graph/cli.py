@@ -43,7 +43,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
         # Live events are small JSON documents: compressing each costs more CPU than it saves.
         ws_per_message_deflate=False,
-        ws=os.environ.get("KOPROGO_WS_IMPL", "auto"),  # TEMP experiment
     )
     return 0
 
