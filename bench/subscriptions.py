@@ -3,7 +3,10 @@
     .venv/bin/python bench/subscriptions.py --subscribers 1 100 1000 --rate 1000 --seconds 10
 
 One `koprogo-graph serve` process (ingesting, Redis broadcast) on a fresh database and a private
-Mosquitto; readings spread over --buildings buildings of one organization; each subscriber is a
+Mosquitto; readings spread over --sensors sensors in --buildings buildings of one organization
+(1,000 sensors at 1 reading/s each by default: sensors report every minute or so, and an hour
+of 10 readings/s per sensor would make the rollup trigger's recomputation, not the live path,
+the cost being measured); each subscriber is a
 graphql-transport-ws websocket (bench/_live_client.py) subscribed to one building's
 readingAdded, subscriber i to building i % --buildings. Latency is the subscriber's receive time
 minus the reading's device timestamp, set at publish time by a publisher in a process of its own.
@@ -24,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import httpx
 import jwt
 import paho.mqtt.client as paho
 import uvloop
@@ -84,9 +88,11 @@ async def run_case(args, subscribers: int) -> dict:
         "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
         " model, location, unit_of_measure, sampling_interval) VALUES ($1, $2, $3, 'TEMPERATURE',"
         " 'INSTANTANEOUS', 'Bench', 'B', 'x', '°C', 60)",
-        [(org, b, f"L-{i:04d}") for i, b in enumerate(buildings)])
+        [(org, buildings[i % len(buildings)], f"L-{i:05d}") for i in range(args.sensors)])
     await con.close()
-    topics = [f"koprogo/{org}/{b}/L-{i:04d}/readings" for i, b in enumerate(buildings)]
+    # Sensor j is in building j % B; reading n comes from sensor n % S.
+    topics = [f"koprogo/{org}/{buildings[i % len(buildings)]}/L-{i:05d}/readings"
+              for i in range(args.sensors)]
     http_port = free_port()
     def serve(http: int, ingest: bool) -> subprocess.Popen:
         return subprocess.Popen(
@@ -100,8 +106,10 @@ async def run_case(args, subscribers: int) -> dict:
     # --split: the deployment of k8s/: an ingesting replica and an API-only replica holding the
     # websockets, each a process of its own; otherwise one process does both.
     services = [serve(http_port, ingest=not args.split)]
+    ingest_port = http_port
     if args.split:
-        services.append(serve(free_port(), ingest=True))
+        ingest_port = free_port()
+        services.append(serve(ingest_port, ingest=True))
     try:
         await wait_healthy(f"http://127.0.0.1:{http_port}")
         token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
@@ -124,16 +132,35 @@ async def run_case(args, subscribers: int) -> dict:
         # CPU seconds spent during the run (publishing + 2 s), per process; with --split,
         # service0 is the API process and service1 the ingesting one.
         cpu = {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_before}
+        # Where the time goes: batches and their processing time, as the ingestor saw them...
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{ingest_port}/metrics")).text
+        batch = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("koprogo_ingest_batch_seconds_")}
+        batches = batch["koprogo_ingest_batch_seconds_count"]
+        # ...and publish -> start of the storing transaction, per reading.
+        con = await asyncpg.connect(dsn)
+        to_store = await con.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - ts)) AS p50,"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - ts)) AS p99"
+            " FROM readings")
+        await con.close()
         for client in clients:
             client.disconnect()
         # Reading n goes to building n % B; subscriber i listens to building i % B.
-        per_building = [sum(1 for n in range(sent) if n % len(buildings) == b) for b in range(len(buildings))]
+        per_building = [0] * len(buildings)
+        for n in range(sent):
+            per_building[(n % args.sensors) % len(buildings)] += 1
         expected = sum(per_building[i % len(buildings)] for i in range(subscribers))
         return {"subscribers": subscribers, "readings_published": sent,
                 "deliveries": len(latencies), "expected_deliveries": expected,
                 "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1), "cpu_s": cpu}
+                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
+                "publish_to_store_ms": [round(to_store["p50"] * 1000, 1), round(to_store["p99"] * 1000, 1)],
+                "batches": int(batches),
+                "batch_ms_mean": round(batch["koprogo_ingest_batch_seconds_sum"] / max(batches, 1) * 1000, 1),
+                "cpu_s": cpu}
     finally:
         for service in services:
             service.terminate()
@@ -147,6 +174,8 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="readings per second in all")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--buildings", type=int, default=100)
+    parser.add_argument("--sensors", type=int, default=1000,
+                        help="spread over the buildings; each reports rate/sensors readings/s")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"], help="the ingestor's MQTT")
     parser.add_argument("--split", action="store_true", help="ingest and serve websockets in two processes")
