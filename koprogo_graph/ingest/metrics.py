@@ -24,7 +24,7 @@ BATCH_SECONDS = Histogram(
 )
 INGEST_LAG = Histogram(
     "koprogo_ingest_lag_seconds",
-    "From MQTT receipt to database commit",
+    "From the start of a batch's processing to its commit, per reading",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 MQTT_CONNECTED = Gauge("koprogo_mqtt_connected", "1 while the ingestor is connected to the broker")
