@@ -6,15 +6,20 @@ can: no JSON decoding of `next` messages, only the reading's timestamp is sliced
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+import jwt
+from _common import JWT_SECRET
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 TIMESTAMP = b'"timestamp":"'
+QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
 
 class LiveSubscriber(WSListener):
@@ -55,3 +60,21 @@ async def subscribe(url: str, token: str, query: str, variables: dict, latencies
         lambda: LiveSubscriber(token, query, variables, latencies, subscribed), url,
         extra_headers={"Sec-WebSocket-Protocol": "graphql-transport-ws"})
     return transport
+
+
+def owner_token(org: uuid.UUID) -> str:
+    return jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
+                       "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+
+
+async def subscribe_buildings(url: str, org: uuid.UUID, buildings: Sequence[uuid.UUID], count: int,
+                              latencies: list[float]) -> list[WSTransport]:
+    """``count`` subscribers, subscriber i on building i % len(buildings)'s readingAdded, all
+    subscribed (and given 2 s to be registered server-side) when this returns."""
+    token, subscribed = owner_token(org), asyncio.Semaphore(0)
+    clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
+                               latencies, subscribed.release) for i in range(count)]
+    for _ in range(count):
+        await asyncio.wait_for(subscribed.acquire(), 120)
+    await asyncio.sleep(2)
+    return clients

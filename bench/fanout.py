@@ -21,17 +21,15 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import jwt
 import redis.asyncio as redis
 import uvloop
-from _common import JWT_SECRET, cpu_seconds, fresh_database, machine, service_env, wait_healthy
-from _live_client import subscribe
+from _common import cpu_seconds, fresh_database, machine, service_env, wait_healthy
+from _live_client import subscribe_buildings
 from ingest import free_port
 from subscriptions import percentile
 
 from koprogo_graph.realtime.events import encode_event, readings_channel
 
-QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
 
 def rss_mib(pid: int) -> int:
@@ -78,16 +76,9 @@ async def run_case(args: argparse.Namespace, subscribers: int) -> dict:
         await wait_healthy(f"http://127.0.0.1:{port}")
         org = uuid.uuid4()
         buildings = [uuid.uuid4() for _ in range(args.buildings)]
-        token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
-                            "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
         latencies: list[float] = []
-        subscribed = asyncio.Semaphore(0)
-        url = f"ws://127.0.0.1:{port}/graphql"
-        clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
-                                   latencies, subscribed.release) for i in range(subscribers)]
-        for _ in range(subscribers):
-            await asyncio.wait_for(subscribed.acquire(), 120)
-        await asyncio.sleep(2)  # subscriptions registered server-side
+        clients = await subscribe_buildings(f"ws://127.0.0.1:{port}/graphql", org, buildings,
+                                            subscribers, latencies)
         client = redis.Redis.from_url(args.redis)
         rss_before = rss_mib(service.pid)
         service_cpu, own_cpu = cpu_seconds(service.pid), time.process_time()

@@ -28,11 +28,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-import jwt
 import paho.mqtt.client as paho
 import uvloop
 from _common import (
-    JWT_SECRET,
     cpu_seconds,
     fresh_database,
     machine,
@@ -41,10 +39,9 @@ from _common import (
     service_env,
     wait_healthy,
 )
-from _live_client import subscribe
+from _live_client import subscribe_buildings
 from ingest import free_port
 
-QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestamp value quality } }"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -112,16 +109,9 @@ async def run_case(args, subscribers: int) -> dict:
         services.append(serve(ingest_port, ingest=True))
     try:
         await wait_healthy(f"http://127.0.0.1:{http_port}")
-        token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
-                            "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
         latencies: list[float] = []
-        subscribed = asyncio.Semaphore(0)
-        url = f"ws://127.0.0.1:{http_port}/graphql"
-        clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
-                                   latencies, subscribed.release) for i in range(subscribers)]
-        for _ in range(subscribers):
-            await asyncio.wait_for(subscribed.acquire(), 120)
-        await asyncio.sleep(2)  # subscriptions registered server-side
+        clients = await subscribe_buildings(f"ws://127.0.0.1:{http_port}/graphql", org, buildings,
+                                            subscribers, latencies)
         watched = {"broker": broker.pid, **{f"service{i}": s.pid for i, s in enumerate(services)}}
         cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         cpu_before |= {"postgres": postgres_cpu_seconds(), "clients": time.process_time()}

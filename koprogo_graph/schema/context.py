@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -47,14 +48,15 @@ class Context:
 
     def for_shared_stream(self, ready: Callable[[], None]) -> Context:
         """The context of a live stream shared by identical subscriptions of this viewer's
-        organization and role: bound to no connection, only to what they have in common."""
+        organization and role: bound to no connection and to no user, only to what they have
+        in common (so no resolver can let one user's identity reach another)."""
         return Context(
             request=None,
             db=self.db,
             settings=self.settings,
             broadcast=self.broadcast,
             live_ready=ready,
-            _viewer=self.viewer,
+            _viewer=replace(self.viewer, user_id=uuid.UUID(int=0), email=None),
         )
 
     def loader(self, make: Callable[[Context], DataLoader]) -> DataLoader:
