@@ -8,6 +8,7 @@ publishes/s; each process splits a batch by building for the dashboards of one b
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,6 +17,8 @@ from typing import Any, Literal, TypedDict
 from broadcaster import Event as BroadcastEvent
 
 from ..domain.readings import StoredReading
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AlertEvent",
@@ -162,7 +165,8 @@ def split_readings_by_building(event: BroadcastEvent) -> dict[str, BroadcastEven
     try:
         batch = decoded(event)
     except ValueError:
-        return {}  # malformed: nobody's business; the whole-channel subscribers log it
+        log.warning("ignoring a malformed event on %s", event.channel)
+        return {}
     if batch["kind"] != "readings":
         return None
     by_building: dict[str, list[ReadingEvent]] = {}

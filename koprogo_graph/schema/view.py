@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
@@ -66,5 +66,5 @@ async def _close_at_expiry(context: Context) -> None:
     """A connection lives as long as its token: then it is closed (4403), subscriptions and all."""
     await asyncio.sleep((context.viewer.expires_at - datetime.now(UTC)).total_seconds())
     log.info("websocket closed: token expired")
-    with suppress(RuntimeError):  # already closing
+    with suppress(RuntimeError, WebSocketDisconnect):  # already closing, or gone
         await context.request.close(code=4403, reason="Token expired")
