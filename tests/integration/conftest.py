@@ -26,6 +26,8 @@ from koprogo_graph.app import create_app
 from koprogo_graph.config import Settings
 from koprogo_graph.migrate import apply_migrations
 
+from .processes import PrivateRedis
+
 ADMIN_DSN = os.environ.get("KOPROGO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KOPROGO_TEST_REDIS", "redis://127.0.0.1:6379/0")
 MQTT_URL = os.environ.get("KOPROGO_TEST_MQTT", "mqtt://127.0.0.1:1883")
@@ -221,6 +223,15 @@ def error_codes(body: dict) -> list[str]:
 
 
 BURST = 50  # the ingesting test server's per-sensor burst (rate limit tests overflow it)
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[PrivateRedis]:
+    """A Redis of the test's own, which it may stop and start."""
+    server = PrivateRedis()
+    await server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

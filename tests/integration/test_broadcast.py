@@ -4,10 +4,7 @@ subscriber that never reads loses only its own oldest events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-
-import pytest
 
 from koprogo_graph.realtime.events import (
     decode_event,
@@ -17,16 +14,6 @@ from koprogo_graph.realtime.events import (
 )
 from koprogo_graph.realtime.hub import DROPPED, Hub
 from koprogo_graph.realtime.redis_backend import RESYNC_MESSAGE
-
-from .processes import PrivateRedis
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis()
-    await server.start()
-    yield server
-    server.stop()
 
 
 async def next_message(subscriber) -> str:
