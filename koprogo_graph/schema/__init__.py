@@ -80,13 +80,14 @@ class _Schema(strawberry.Schema):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
-def build_schema() -> strawberry.Schema:
-    """Build the schema with its hardening extensions (fresh instances per operation)."""
+def build_schema(executor: type = Executor) -> strawberry.Schema:
+    """Build the schema with its hardening extensions (fresh instances per operation).
+    ``executor``: graphql-core's execution context class (tests compare with Strawberry's)."""
     return _Schema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
-        execution_context_class=Executor,
+        execution_context_class=executor,
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
