@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import jwt
-from _common import JWT_SECRET
+from _common import JWT_SECRET, machine
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 TIMESTAMP = b'"timestamp":"'
@@ -78,3 +78,11 @@ async def subscribe_buildings(url: str, org: uuid.UUID, buildings: Sequence[uuid
         await asyncio.wait_for(subscribed.acquire(), 120)
     await asyncio.sleep(2)
     return clients
+
+
+async def report_cases(subscriber_counts: Sequence[int], run_case: Callable) -> None:
+    """Print the machine, the command, then one JSON line per subscriber count."""
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join(sys.argv)}")
+    for count in subscriber_counts:
+        print(json.dumps(await run_case(count)), flush=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -23,13 +22,12 @@ from datetime import UTC, datetime
 
 import redis.asyncio as redis
 import uvloop
-from _common import cpu_seconds, fresh_database, machine, service_env, wait_healthy
-from _live_client import subscribe_buildings
+from _common import cpu_seconds, fresh_database, service_env, wait_healthy
+from _live_client import report_cases, subscribe_buildings
 from ingest import free_port
 from subscriptions import percentile
 
 from koprogo_graph.realtime.events import encode_event, readings_channel
-
 
 
 def rss_mib(pid: int) -> int:
@@ -121,10 +119,7 @@ async def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", help="py-spy the service while publishing, raw output to this file")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
-    print(f"command: {' '.join(sys.argv)}")
-    for n in args.subscribers:
-        print(json.dumps(await run_case(args, n)), flush=True)
+    await report_cases(args.subscribers, lambda n: run_case(args, n))
 
 
 if __name__ == "__main__":

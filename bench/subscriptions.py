@@ -33,15 +33,13 @@ import uvloop
 from _common import (
     cpu_seconds,
     fresh_database,
-    machine,
     postgres_cpu_seconds,
     private_broker,
     service_env,
     wait_healthy,
 )
-from _live_client import subscribe_buildings
+from _live_client import report_cases, subscribe_buildings
 from ingest import free_port
-
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,10 +168,7 @@ async def main() -> None:
     parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"], help="the ingestor's MQTT")
     parser.add_argument("--split", action="store_true", help="ingest and serve websockets in two processes")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
-    print(f"command: {' '.join(sys.argv)}")
-    for n in args.subscribers:
-        print(json.dumps(await run_case(args, n)), flush=True)
+    await report_cases(args.subscribers, lambda n: run_case(args, n))
 
 
 if __name__ == "__main__":
