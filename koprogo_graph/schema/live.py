@@ -25,14 +25,25 @@ from .context import Context
 __all__ = ["SharedData", "encode_message", "encoded_once", "shared_key"]
 
 
-@lru_cache(maxsize=512)
+_CACHED_QUERY_CHARS = 20_000  # dashboards' documents are small; a huge one is not kept
+
+
 def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    if len(query) > _CACHED_QUERY_CHARS:
+        return _parse_is_subscription(query, operation_name, max_tokens)
+    return _cached_is_subscription(query, operation_name, max_tokens)
+
+
+def _parse_is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
     try:
         document = parse(query, max_tokens=max_tokens)
     except GraphQLError:
         return False  # the normal path reports it
     operation = get_operation_ast(document, operation_name)
     return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+_cached_is_subscription = lru_cache(maxsize=512)(_parse_is_subscription)
 
 
 def shared_key(
