@@ -3,22 +3,19 @@ real websocket clients. Events are published on Redis as the ingesting replica p
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
-import websockets
 
-from koprogo_graph.realtime.events import encode_event, readings_channel
+from koprogo_graph.realtime.events import readings_channel
 
+from ..live_events import reading_event, readings_message
 from .conftest import RunningServer, eventually, make_settings, start_server, stop_server
-from .test_subscriptions import gauge, raw_subscription, subscriptions_registered
+from .live_clients import gauge, raw_subscription, subscriptions_registered
 
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { value } }"
 
@@ -34,30 +31,7 @@ async def live_server(database_url, redis_server) -> AsyncIterator[RunningServer
 
 
 def batch(org: uuid.UUID, building: uuid.UUID, values: range | list[float]) -> str:
-    now = datetime.now(UTC).isoformat()
-    readings = [
-        {
-            "sensorId": str(uuid.uuid4()),
-            "organizationId": str(org),
-            "buildingId": str(building),
-            "unitId": None,
-            "deviceId": "probe",
-            "sensorType": "TEMPERATURE",
-            "readingKind": "INSTANTANEOUS",
-            "timestamp": now,
-            "value": float(v),
-            "rawValue": float(v),
-            "unitOfMeasure": "°C",
-            "batteryLevel": None,
-            "signalStrength": None,
-            "quality": "GOOD",
-            "isAnomaly": False,
-            "anomalyReason": None,
-            "receivedAt": now,
-        }
-        for v in values
-    ]
-    return encode_event({"kind": "readings", "readings": readings})
+    return readings_message(reading_event(org, building, value=float(v)) for v in values)
 
 
 async def test_subscriptions_resume_after_redis_restarts(live_server, redis_server, token, http):
@@ -101,35 +75,28 @@ async def test_a_client_that_never_reads_does_not_delay_another(
     # ~1.2 KB per result (aliases), so that the backlog is megabytes.
     wide = " ".join(f"s{i}: sensorId" for i in range(25))
     query = f"subscription($b: ID) {{ readingAdded(buildingId: $b) {{ value {wide} }} }}"
-    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token(org)}"}}
-    subscribe = {"id": "1", "type": "subscribe",
-                 "payload": {"query": query, "variables": {"b": str(building)}}}  # fmt: skip
     # A small receive window, and a client that stops reading once 1 frame waits unread.
     host, port = live_server.url.removeprefix("http://").split(":")
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: the window
     sock.connect((host, int(port)))
     publisher = aioredis.Redis.from_url(redis_server.url)
-    async with (
-        websockets.connect(
-            live_server.ws_url, sock=sock, max_queue=1, subprotocols=["graphql-transport-ws"]
-        ) as stalled,
-        websockets.connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as reader,
-    ):
+    variables = {"b": str(building)}
+    async with AsyncExitStack() as stack:
         async with subscriptions_registered(live_server, http, 2):
-            for ws in (stalled, reader):
-                await ws.send(json.dumps(init))
-                assert json.loads(await ws.recv())["type"] == "connection_ack"
-                await ws.send(json.dumps(subscribe))
+            stalled = await stack.enter_async_context(
+                raw_subscription(live_server, token(org), query, variables, sock=sock, max_queue=1)
+            )
+            reader = await stack.enter_async_context(
+                raw_subscription(live_server, token(org), query, variables)
+            )
 
         for start in range(0, 2_000, 100):
             values = range(start, start + 100)
             await publisher.publish(readings_channel(org), batch(org, building, values))
             for expected in values:
-                message = json.loads(await asyncio.wait_for(reader.recv(), 20))
-                assert message["payload"]["data"]["readingAdded"]["value"] == expected
+                assert (await reader())["readingAdded"]["value"] == expected
 
         for expected in range(2_000):  # all there, in order: nothing was lost below the limit
-            message = json.loads(await asyncio.wait_for(stalled.recv(), 20))
-            assert message["payload"]["data"]["readingAdded"]["value"] == expected
+            assert (await stalled())["readingAdded"]["value"] == expected
     await publisher.aclose()

@@ -15,6 +15,7 @@ from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
 from .conftest import RunningServer, create_sensor
+from .live_clients import gauge, live_subscriptions, raw_subscription, subscriptions_registered
 
 READING_ADDED = gql("""subscription($buildingId: ID, $sensorIds: [ID!]) {
   readingAdded(buildingId: $buildingId, sensorIds: $sensorIds) { sensorId value rawValue timestamp quality unitOfMeasure }
@@ -53,28 +54,6 @@ async def first_events(session, query, count: int, variables=None):
     return events
 
 
-async def gauge(http, server: RunningServer, name: str) -> float:
-    """One of the process's gauges (shared by the in-process test servers)."""
-    text = (await http.get(f"{server.url}/metrics")).text
-    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith(f"{name} "))
-
-
-async def live_subscriptions(http, server: RunningServer) -> float:
-    return await gauge(http, server, "koprogo_live_subscribers")
-
-
-@asynccontextmanager
-async def subscriptions_registered(server: RunningServer, http, count: int):
-    """Around code that starts ``count`` subscriptions: wait until the server holds them."""
-    baseline = await live_subscriptions(http, server)
-    yield
-    for _ in range(400):
-        if await live_subscriptions(http, server) >= baseline + count:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("subscriptions never registered")
-
-
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_reading_added_reaches_a_subscriber_on_another_replica(
     protocol, server, ingest_server, graphql, token, mqtt_publisher, http
@@ -91,34 +70,6 @@ async def test_reading_added_reaches_a_subscriber_on_another_replica(
     assert event["readingAdded"]["value"] == 42.0
     assert event["readingAdded"]["rawValue"] == 21.0
     assert event["readingAdded"]["unitOfMeasure"] == "m3"
-
-
-@asynccontextmanager
-async def raw_subscription(
-    server: RunningServer, token: str, query: str, variables: dict | None = None
-):
-    """A graphql-transport-ws subscription over a bare websocket; yields a next-payload reader."""
-    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
-        )
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables or {}},
-                }
-            )
-        )
-
-        async def next_data() -> dict:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 20))
-            assert message["type"] == "next", message
-            return message["payload"]["data"]
-
-        yield next_data
 
 
 RAW_READINGS = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,12 +9,11 @@ import pytest
 from graphql import parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from koprogo_graph.auth import Role, Viewer
-from koprogo_graph.realtime.events import encode_event, readings_channel
-from koprogo_graph.realtime.hub import Hub
 from koprogo_graph.schema import build_schema
-from koprogo_graph.schema.context import Context
 from koprogo_graph.schema.event_plan import plan_event
+from koprogo_graph.schema.executor import Executor
+
+from ..live_events import memory_subscription, reading_event, readings_message
 
 ALL_LEAVES = (
     "sensorId timestamp value rawValue unitOfMeasure batteryLevel signalStrength quality "
@@ -35,34 +33,25 @@ NOT_PLANNED = [
 
 
 def reading(org: uuid.UUID, building: uuid.UUID, **overrides: object) -> dict:
+    """Every field set, including the nullable ones; a fixed instant with microseconds."""
     now = datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC).isoformat()
-    return {
-        "sensorId": str(uuid.uuid4()), "organizationId": str(org), "buildingId": str(building),
-        "unitId": None, "deviceId": "probe", "sensorType": "WATER_METER",
-        "readingKind": "CUMULATIVE", "timestamp": now, "value": 12.5, "rawValue": 25,
-        "unitOfMeasure": "m3", "batteryLevel": 15, "signalStrength": -101, "quality": "POOR",
-        "isAnomaly": True, "anomalyReason": "spike", "receivedAt": now,
-    } | overrides  # fmt: skip
+    return reading_event(
+        org, building, sensorType="WATER_METER", readingKind="CUMULATIVE", timestamp=now,
+        receivedAt=now, value=12.5, rawValue=25, unitOfMeasure="m3", batteryLevel=15,
+        signalStrength=-101, quality="POOR", isAnomaly=True, anomalyReason="spike",
+    ) | overrides  # fmt: skip
 
 
-async def results(executor: type, query: str, variables: dict, readings: list[dict]) -> list:
+async def results(executor: type, query: str, readings: list[dict]) -> list:
     """What a subscription yields for these readings, executed with ``executor``."""
     org, building = uuid.UUID(readings[0]["organizationId"]), readings[0]["buildingId"]
-    schema = build_schema(executor)
-    viewer = Viewer(uuid.uuid4(), org, Role.OWNER, None, datetime(2099, 1, 1, tzinfo=UTC))
-    async with Hub("memory://") as hub:
-        subscribed = asyncio.Event()
-        context = Context(request=None, db=None, settings=None, broadcast=hub,  # type: ignore[arg-type]
-                          live_ready=subscribed.set, _viewer=viewer)  # fmt: skip
-        stream = await schema.stream(query, {"b": building, "x": True} | variables, context)
-        first = asyncio.ensure_future(anext(stream))
-        await asyncio.wait_for(subscribed.wait(), 5)
-        await hub.publish(
-            readings_channel(org), encode_event({"kind": "readings", "readings": readings})
-        )
-        out = [await asyncio.wait_for(first, 5)]
-        out += [await asyncio.wait_for(anext(stream), 5) for _ in readings[1:]]
-        await stream.aclose()
+    variables = {"b": building, "x": True}
+    async with memory_subscription(build_schema(executor), query, variables, org) as (
+        publish,
+        next_result,
+    ):
+        await publish(readings_message(readings))
+        out = [await next_result() for _ in readings]
     return [(r.data, [e.formatted for e in r.errors or []]) for r in out]
 
 
@@ -83,8 +72,8 @@ async def test_the_fast_path_gives_what_graphql_core_gives(query):
         ),
         reading(org, building, unitOfMeasure=None),  # null in a non-null field: an error
     ]
-    fast = await results(build_schema.__defaults__[0], query, {}, readings)
-    reference = await results(StrawberryGraphQLCoreExecutionContext, query, {}, readings)
+    fast = await results(Executor, query, readings)
+    reference = await results(StrawberryGraphQLCoreExecutionContext, query, readings)
     assert fast == reference
     assert fast[0][0] is not None  # something was computed (not both broken the same way)
 
