@@ -21,6 +21,7 @@ from ..domain.readings import StoredReading
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "RESYNC_MESSAGE",
     "AlertEvent",
     "Event",
     "ReadingEvent",
@@ -88,7 +89,8 @@ class SensorStatusEvent(TypedDict):
 
 
 class ResyncEvent(TypedDict):
-    """Sent locally to subscribers after the broadcast backend reconnected: events may be lost."""
+    """Handed locally to a subscriber whose events may have been lost: the broadcast backend
+    reconnected, or the subscriber's queue overflowed and lost its oldest events."""
 
     kind: Literal["resync"]
 
@@ -136,6 +138,9 @@ def restore_row(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def encode_event(event: Event) -> str:
     return json.dumps(event, separators=(",", ":"), default=str)
+
+
+RESYNC_MESSAGE = encode_event(ResyncEvent(kind="resync"))
 
 
 def decode_event(message: str) -> Event:

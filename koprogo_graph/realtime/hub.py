@@ -2,7 +2,7 @@
 
 * One backend (Redis) subscription per channel per process, whatever the number of subscribers.
 * A slow subscriber loses its own oldest events (counted) and never slows the listener, the
-  publisher or other subscribers.
+  publisher or other subscribers; its next read is a ``resync`` event, so that it knows.
 * A subscriber may take only the part of a channel's events that concerns one key (a building's
   readings out of an organization's batch): the event is split once, in-process, so the
   publisher sends one message per organization and batch, not one per building.
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from broadcaster import Broadcast, Event
 from broadcaster._base import Subscriber
 
+from .events import RESYNC_MESSAGE
 from .metrics import CHANNELS, DROPPED
 from .redis_backend import ResilientRedisBackend
 
@@ -29,7 +30,28 @@ log = logging.getLogger(__name__)
 
 # Splits an event into its parts by key; None: the event concerns every key (a resync, say).
 Split = Callable[[Event], Mapping[str, Event] | None]
-Queue = asyncio.Queue[Event | None]
+
+
+class Queue(asyncio.Queue[Event | None]):
+    """A subscriber's bounded queue; ``gap`` once it lost events to make room."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.gap = False
+
+
+class _Subscriber(Subscriber):
+    """Reads a resync event first when its queue lost events: the events after it follow a gap."""
+
+    def __init__(self, queue: Queue, channel: str) -> None:
+        super().__init__(queue)
+        self.channel = channel
+
+    async def get(self) -> Event:
+        if self._queue.gap:  # type: ignore[attr-defined]
+            self._queue.gap = False  # type: ignore[attr-defined]
+            return Event(channel=self.channel, message=RESYNC_MESSAGE)
+        return await super().get()
 
 
 @dataclass(eq=False)
@@ -88,6 +110,7 @@ class Hub(Broadcast):
     def _offer(queue: Queue, event: Event) -> None:
         if queue.full():
             queue.get_nowait()
+            queue.gap = True
             DROPPED.inc()
         queue.put_nowait(event)
 
@@ -97,7 +120,7 @@ class Hub(Broadcast):
     ) -> AsyncIterator[Subscriber]:
         """Events of ``channel``; with ``key``, only each event's part for that key, as ``split``
         cuts it (every keyed subscriber of a channel passes the same ``split``)."""
-        queue: Queue = asyncio.Queue(maxsize=self.queue_size)
+        queue = Queue(self.queue_size)
         route = self._channels.get(channel)
         first = route is None
         if route is None:
@@ -117,7 +140,7 @@ class Hub(Broadcast):
             else:
                 # Until the first subscriber's backend subscription is in place, nothing flows.
                 await route.ready.wait()
-            yield Subscriber(queue)
+            yield _Subscriber(queue, channel)
         finally:
             if key is None:
                 route.everything.discard(queue)

@@ -25,13 +25,12 @@ from prometheus_client import Counter
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .events import ResyncEvent, encode_event
+from .events import RESYNC_MESSAGE
 
 __all__ = ["RESYNC_MESSAGE", "ResilientRedisBackend"]
 
 log = logging.getLogger(__name__)
 
-RESYNC_MESSAGE = encode_event(ResyncEvent(kind="resync"))
 RECONNECTS = Counter("koprogo_broadcast_reconnects", "Times the Redis subscriber reconnected")
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 

@@ -4,8 +4,9 @@ A dashboard widget sends the same GraphQL document from every browser that shows
 it once per websocket would cost one GraphQL execution per subscriber and event; instead,
 subscriptions with the same key (document, operation, variables, organization, role) share one
 upstream stream, executed once per event, and each subscriber receives the results through a
-bounded queue of its own: a slow client loses its own oldest results (counted), never slows
-the stream or the other subscribers. The upstream stops when its last subscriber leaves.
+bounded queue of its own: a slow client loses its own oldest results (counted; the first result
+it gets after losing some goes through ``after_gap``, so that it can say so), never slows the
+stream or the other subscribers. The upstream stops when its last subscriber leaves.
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ _END = object()
 
 
 class _Member:
-    __slots__ = ("counted", "queue")
+    __slots__ = ("counted", "gap", "queue")
 
     def __init__(self, size: int) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
         self.counted = False
+        self.gap = False  # results were dropped just before the queue's oldest one
 
     def offer(self, item: object) -> None:
         if self.queue.full():
             self.queue.get_nowait()
+            self.gap = True
             DROPPED.inc()
         self.queue.put_nowait(item)
 
@@ -124,9 +127,11 @@ class SharedStreams:
         key: Hashable,
         open_upstream: OpenUpstream[T],
         is_final: Callable[[T], bool] = lambda _: False,
+        after_gap: Callable[[T], T] = lambda result: result,
     ) -> AsyncGenerator[T, None]:
         """The results of the stream shared under ``key``, opened by this call if needed.
-        ``is_final`` tells a result after which the stream ends (an initial error)."""
+        ``is_final`` tells a result after which the stream ends (an initial error);
+        ``after_gap`` makes what this subscriber gets of the first result after it lost some."""
         stream = self._streams.get(key)
         if stream is None:
             stream = self._streams[key] = _Stream(self, key)
@@ -135,6 +140,9 @@ class SharedStreams:
         stream.add(member)
         try:
             while (item := await member.queue.get()) is not _END:
+                if member.gap:
+                    member.gap = False
+                    item = after_gap(item)
                 yield item
         finally:
             await stream.leave(member)

@@ -2,8 +2,10 @@
 
 Each subscription listens on its organization's channel (the organization comes from the
 authenticated connection, never from arguments) and filters in-process. A ``resync`` event
-(Redis came back after an outage) is not forwarded: the subscription simply goes on, and a
-client that cares catches up with ``readings(from: lastSeen)``. Identical subscriptions of an
+(Redis came back after an outage, so events may have been missed) is not an event of its own:
+the subscription goes on, and its next result carries ``extensions: {"resync": true}``
+(schema/live.py), telling the client to catch up with ``readings(from: lastSeen)`` or
+``alerts(from: lastSeen)``. Identical subscriptions of an
 organization share one execution (realtime/shared.py); the connection closes itself when its
 token expires (schema/view.py).
 """
@@ -59,7 +61,9 @@ async def _events(
             except ValueError:
                 log.warning("ignoring a malformed event on %s", event.channel)
                 continue
-            if payload["kind"] != "resync":
+            if payload["kind"] == "resync":
+                context.missed_events = True
+            else:
                 yield payload
 
 

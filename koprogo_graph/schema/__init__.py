@@ -21,7 +21,7 @@ from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
 from .errors import ErrorCodes, is_expected
 from .executor import Executor
-from .live import encoded_once, shared_key
+from .live import after_gap, shared_key, shared_results
 
 __all__ = ["build_schema"]
 
@@ -56,19 +56,17 @@ class _Schema(strawberry.Schema):
         run_alone = super().stream
 
         async def open_upstream(ready: Callable[[], None]) -> StreamResult:
-            return encoded_once(
-                await run_alone(
-                    query,
-                    variable_values,
-                    context_value.for_shared_stream(ready),
-                    root_value,
-                    operation_name,
-                    **options,
-                )
+            context = context_value.for_shared_stream(ready)
+            results = await run_alone(
+                query, variable_values, context, root_value, operation_name, **options
             )
+            return shared_results(results, context)
 
         return context_value.live.join(
-            key, open_upstream, is_final=lambda result: isinstance(result, PreExecutionError)
+            key,
+            open_upstream,
+            is_final=lambda result: isinstance(result, PreExecutionError),
+            after_gap=after_gap,
         )
 
     def process_errors(

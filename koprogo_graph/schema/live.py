@@ -5,7 +5,8 @@ depends on the document, the operation, the variables and what the viewer may se
 decided by its organization and role: those make the key. Everything else (a query or mutation
 over a websocket, an unauthenticated or malformed request) runs on its own, as usual.
 
-A shared result is also encoded to JSON once (``SharedData``), not once per subscriber.
+A shared result is also encoded to JSON once (``SharedData``), not once per subscriber; a
+result that follows a gap in the broadcast says so (``extensions.resync``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from contextlib import aclosing
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +24,7 @@ from strawberry.types import ExecutionResult
 from ..errors import KoprogoError
 from .context import Context
 
-__all__ = ["SharedData", "encode_message", "encoded_once", "shared_key"]
+__all__ = ["SharedData", "after_gap", "encode_message", "shared_key", "shared_results"]
 
 
 _CACHED_QUERY_CHARS = 20_000  # dashboards' documents are small; a huge one is not kept
@@ -81,10 +83,17 @@ class SharedData(dict[str, Any]):
             return self._json
 
 
-async def encoded_once(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
-    """Mark a shared stream's plain results (data, no errors) for encoding once."""
+async def shared_results(
+    results: AsyncIterator[Any], context: Context
+) -> AsyncGenerator[Any, None]:
+    """A shared stream's results as its subscribers receive them: plain results (data, no
+    errors) marked for encoding once; the first result after events may have been missed
+    (``context.missed_events``, set by the subscription) carries ``extensions.resync``."""
     async with aclosing(results):  # type: ignore[type-var]
         async for result in results:
+            if context.missed_events:
+                context.missed_events = False
+                result = after_gap(result)
             if (
                 type(result) is ExecutionResult
                 and isinstance(result.data, dict)
@@ -93,6 +102,14 @@ async def encoded_once(results: AsyncIterator[Any]) -> AsyncGenerator[Any, None]
             ):
                 result.data = SharedData(result.data)
             yield result
+
+
+def after_gap(result: Any) -> Any:
+    """``result`` as the first one after events may have been missed: it says so in
+    ``extensions.resync`` (a copy: shared results go to every subscriber)."""
+    if type(result) is not ExecutionResult:
+        return result
+    return replace(result, extensions={**(result.extensions or {}), "resync": True})
 
 
 def encode_message(message: object) -> str:

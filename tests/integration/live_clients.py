@@ -44,7 +44,7 @@ async def raw_subscription(
     **connect_options: Any,
 ) -> AsyncIterator[Callable[[], Awaitable[dict]]]:
     """A graphql-transport-ws subscription over a bare websocket (``connect_options`` for
-    websockets.connect); yields a reader of the next result's data."""
+    websockets.connect); yields a reader of the next result's data (``whole``: its payload)."""
     async with websockets.connect(
         server.ws_url, subprotocols=["graphql-transport-ws"], **connect_options
     ) as ws:
@@ -62,9 +62,9 @@ async def raw_subscription(
             )
         )
 
-        async def next_data() -> dict:
+        async def next_data(*, whole: bool = False) -> dict:
             message = json.loads(await asyncio.wait_for(ws.recv(), 20))
             assert message["type"] == "next", message
-            return message["payload"]["data"]
+            return message["payload"] if whole else message["payload"]["data"]
 
         yield next_data

@@ -1,5 +1,5 @@
 """The live-event hub on a real (private) Redis: restarts are survived with a resync, and a
-subscriber that never reads loses only its own oldest events."""
+subscriber that never reads loses only its own oldest events, and is told."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 from contextlib import AsyncExitStack
 
 from koprogo_graph.realtime.events import (
+    RESYNC_MESSAGE,
     decode_event,
     decoded,
     encode_event,
     split_readings_by_building,
 )
 from koprogo_graph.realtime.hub import DROPPED, Hub
-from koprogo_graph.realtime.redis_backend import RESYNC_MESSAGE
 
 
 async def next_message(subscriber) -> str:
@@ -50,9 +50,12 @@ async def test_a_subscriber_that_never_reads_does_not_delay_another(redis_server
                 # The reader keeps up; the stalled one never reads.
                 assert await next_message(reader) == str(i)
             assert stalled._queue.qsize() == 10
-            assert [stalled._queue.get_nowait().message for _ in range(10)] == [
-                str(i) for i in range(40, 50)
+            # It lost 0-39: its next read says so, then come the 10 newest.
+            assert [await next_message(stalled) for _ in range(11)] == [
+                RESYNC_MESSAGE,
+                *(str(i) for i in range(40, 50)),
             ]
+            assert not reader._queue.gap
         assert DROPPED._value.get() - dropped_before == 40
 
 

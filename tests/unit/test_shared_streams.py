@@ -92,10 +92,15 @@ async def test_the_last_subscriber_leaving_stops_the_upstream():
     await third.aclose()
 
 
-async def test_a_stalled_subscriber_loses_only_its_own_oldest_results():
+async def test_a_stalled_subscriber_loses_only_its_own_oldest_results_and_is_told():
     streams, upstream = SharedStreams(queue_size=10), Upstream()
     dropped_before = DROPPED._value.get()
-    stalled, reader = streams.join("key", upstream.open), streams.join("key", upstream.open)
+
+    def after_gap(result):
+        return ("after a gap", result)
+
+    stalled = streams.join("key", upstream.open, after_gap=after_gap)
+    reader = streams.join("key", upstream.open, after_gap=after_gap)
     first_stalled = asyncio.create_task(anext(stalled))  # joins, then never reads again
     first_read = asyncio.create_task(anext(reader))
     await asyncio.wait_for(upstream.ready.wait(), 5)
@@ -106,8 +111,12 @@ async def test_a_stalled_subscriber_loses_only_its_own_oldest_results():
     for i in range(50):
         upstream.feed.put_nowait(i)
         assert await take(reader, 1) == [i]  # the reader keeps up
-    assert await take(stalled, 10) == list(range(40, 50))
+    # The first result it gets after losing 0-39 says so; the reader lost nothing.
+    assert await take(stalled, 10) == [("after a gap", 40), *range(41, 50)]
     assert DROPPED._value.get() - dropped_before == 40
+    upstream.feed.put_nowait(50)
+    assert await take(stalled, 1) == [50]
+    assert await take(reader, 1) == [50]
     await stalled.aclose()
     await reader.aclose()
 
