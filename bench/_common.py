@@ -63,6 +63,7 @@ def private_broker(port: int) -> subprocess.Popen:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         "max_queued_messages 1000000\nmax_inflight_messages 2000\nmessage_size_limit 65536\n"
+        "set_tcp_nodelay true\n"
     )
     return subprocess.Popen(
         ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
