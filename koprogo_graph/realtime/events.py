@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from broadcaster import Event as BroadcastEvent
 
@@ -36,6 +36,7 @@ __all__ = [
     "reading_event",
     "readings_channel",
     "restore_row",
+    "resync_message",
     "sensors_channel",
     "split_readings_by_building",
 ]
@@ -93,6 +94,8 @@ class ResyncEvent(TypedDict):
     reconnected, or the subscriber's queue overflowed and lost its oldest events."""
 
     kind: Literal["resync"]
+    # When known (a reconnection): events published from this instant on may be missing.
+    since: NotRequired[str]
 
 
 Event = ReadingsEvent | AlertEvent | SensorStatusEvent | ResyncEvent
@@ -140,7 +143,14 @@ def encode_event(event: Event) -> str:
     return json.dumps(event, separators=(",", ":"), default=str)
 
 
-RESYNC_MESSAGE = encode_event(ResyncEvent(kind="resync"))
+def resync_message(since: datetime | None = None) -> str:
+    event = ResyncEvent(kind="resync")
+    if since is not None:
+        event["since"] = since.isoformat()
+    return encode_event(event)
+
+
+RESYNC_MESSAGE = resync_message()  # events were lost, since when is not known
 
 
 def decode_event(message: str) -> Event:

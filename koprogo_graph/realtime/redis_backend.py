@@ -7,15 +7,17 @@ This one keeps broadcaster's backend interface and:
 * waits for a first subscription before reading, and reads with a timeout so that a channel
   subscribed later is picked up;
 * on a lost connection, reconnects with capped exponential backoff, subscribes again to every
-  channel, and hands each channel a ``resync`` event, telling its subscribers that events may
-  have been missed while Redis was away.
+  channel, and hands each channel a ``resync`` event, telling its subscribers that events
+  published since the connection was last heard from (minus a margin) may have been missed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,14 +27,18 @@ from prometheus_client import Counter
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .events import RESYNC_MESSAGE
+from .events import resync_message
 
-__all__ = ["RESYNC_MESSAGE", "ResilientRedisBackend"]
+__all__ = ["ResilientRedisBackend"]
 
 log = logging.getLogger(__name__)
 
 RECONNECTS = Counter("koprogo_broadcast_reconnects", "Times the Redis subscriber reconnected")
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
+# A resync's ``since`` is the last time the connection answered, minus this: an event committed
+# in a transaction that began a little earlier, or stamped by a clock a little behind ours, is
+# still caught up.
+_SINCE_MARGIN_SECONDS = 30.0
 
 
 class ResilientRedisBackend(BroadcastBackend):
@@ -45,6 +51,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._publisher: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._broken = False  # a subscribe failed: the reader must reconnect and resubscribe
+        self._last_heard = time.time()  # the subscriber connection last answered (wall clock)
         # redis-py's PubSub creates its connection on the first (un)subscribe: concurrent first
         # calls each make one and all but the last are lost. One (un)subscribe at a time.
         self._commands = asyncio.Lock()
@@ -109,6 +116,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 log.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
                 await self._reconnect()
                 continue
+            self._last_heard = time.time()
             if message and message.get("type") == "message":
                 data = message["data"]
                 channel = message["channel"]
@@ -120,6 +128,7 @@ class ResilientRedisBackend(BroadcastBackend):
     async def _reconnect(self) -> None:
         """[1] drop the dead connection, [2] retry with backoff until every channel is subscribed
         again, [3] queue a resync event per channel."""
+        since = datetime.fromtimestamp(self._last_heard - _SINCE_MARGIN_SECONDS, UTC)
         backoff = 0.1
         while True:
             try:  # [1]
@@ -138,6 +147,5 @@ class ResilientRedisBackend(BroadcastBackend):
                 backoff = min(backoff * 2, self._max_backoff)
         RECONNECTS.inc()
         log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
-        self._pending.extend(
-            Event(channel=c, message=RESYNC_MESSAGE) for c in self._channels
-        )  # [3]
+        resync = resync_message(since)
+        self._pending.extend(Event(channel=c, message=resync) for c in self._channels)  # [3]

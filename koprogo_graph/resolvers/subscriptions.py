@@ -1,11 +1,14 @@
 """Live subscriptions: readings, alerts and sensor status of the viewer's organization.
 
 Each subscription listens on its organization's channel (the organization comes from the
-authenticated connection, never from arguments) and filters in-process. A ``resync`` event
-(Redis came back after an outage, so events may have been missed) is not an event of its own:
-the subscription goes on, and its next result carries ``extensions: {"resync": true}``
-(schema/live.py), telling the client to catch up with ``readings(from: lastSeen)`` or
-``alerts(from: lastSeen)``. Identical subscriptions of an
+authenticated connection, never from arguments) and filters in-process.
+
+A ``resync`` event says that events may have been missed (Redis came back after an outage, or
+the stream's queue overflowed). ``alertChanged`` catches up by itself when the resync says
+since when: it sends the alerts changed since then, read from the database (alerts are few, and
+a missed one may be a leak at 3 a.m.). Otherwise the subscription goes on, and its next result
+carries ``extensions: {"resync": true}`` (schema/live.py), telling the client to catch up with
+``readings(from: lastSeen)`` and the like. Identical subscriptions of an
 organization share one execution (realtime/shared.py); the connection closes itself when its
 token expires (schema/view.py).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import datetime
 
 import strawberry
 
@@ -32,6 +36,7 @@ from ..schema.alerts import Alert
 from ..schema.context import Context
 from ..schema.readings import Reading
 from ..schema.sensors import Sensor
+from ..store import alerts as alerts_store
 from ._args import parse_id, parse_optional_id
 
 __all__ = ["LiveSubscription"]
@@ -40,13 +45,22 @@ log = logging.getLogger(__name__)
 Info = strawberry.Info[Context, None]
 
 
+# Alerts a subscription catches up with after a gap; beyond, the client is told to re-query.
+CATCH_UP_LIMIT = 1_000
+
+CatchUp = Callable[[datetime], AsyncIterator[dict]]
+
+
 async def _events(
     info: Info,
     channel_of: Callable[[uuid.UUID], str],
     key: uuid.UUID | None = None,
     split: Split | None = None,
+    catch_up: CatchUp | None = None,
 ) -> AsyncIterator[dict]:
-    """Decoded events of the viewer's organization channel (with ``key``: their part for it)."""
+    """Decoded events of the viewer's organization channel (with ``key``: their part for it).
+    After a gap, ``catch_up(since)`` gives the events that may have been missed, when the gap
+    says since when; otherwise the next result is marked for the client."""
     context: Context = info.context
     channel = channel_of(context.viewer.org())
     async with context.broadcast.subscribe(
@@ -61,10 +75,13 @@ async def _events(
             except ValueError:
                 log.warning("ignoring a malformed event on %s", event.channel)
                 continue
-            if payload["kind"] == "resync":
-                context.missed_events = True
-            else:
+            if payload["kind"] != "resync":
                 yield payload
+            elif catch_up is not None and "since" in payload:
+                async for caught in catch_up(datetime.fromisoformat(payload["since"])):
+                    yield caught
+            else:
+                context.missed_events = True
 
 
 @strawberry.type
@@ -97,7 +114,24 @@ class LiveSubscription:
     ) -> AsyncGenerator[Alert, None]:
         building = parse_optional_id(building_id, "buildingId")
         floor = min_severity.rank if min_severity else 0
-        async for event in _events(info, alerts_channel):
+
+        async def changed_since(since: datetime) -> AsyncIterator[dict]:
+            org = info.context.viewer.org()
+            try:
+                async with info.context.db.tenant(org) as con:
+                    rows = await alerts_store.changed_since(
+                        con, org, since, building=building, limit=CATCH_UP_LIMIT
+                    )
+            except Exception:  # the database is away too: the subscription goes on regardless
+                log.warning("could not catch up with alerts after a gap", exc_info=True)
+                rows = []
+                info.context.missed_events = True
+            if len(rows) == CATCH_UP_LIMIT:
+                info.context.missed_events = True  # more than we send: the client re-queries
+            for row in rows:
+                yield {"kind": "alert", "alert": row}
+
+        async for event in _events(info, alerts_channel, catch_up=changed_since):
             if event["kind"] != "alert":
                 continue
             alert = Alert.from_row(restore_row(event["alert"]))

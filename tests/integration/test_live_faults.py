@@ -7,14 +7,30 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from koprogo_graph.realtime.events import readings_channel
+from koprogo_graph.realtime.events import (
+    AlertEvent,
+    alerts_channel,
+    encode_event,
+    jsonable_row,
+    readings_channel,
+)
+from koprogo_graph.store import alerts as alerts_store
 
 from ..live_events import reading_event, readings_message
-from .conftest import RunningServer, eventually, make_settings, start_server, stop_server
+from .conftest import (
+    RunningServer,
+    create_sensor,
+    eventually,
+    make_settings,
+    start_server,
+    stop_server,
+)
 from .live_clients import gauge, raw_subscription, subscriptions_registered
 
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { value } }"
@@ -62,6 +78,58 @@ async def test_subscriptions_resume_after_redis_restarts(live_server, redis_serv
         }
         assert await next_data(whole=True) == {"data": {"readingAdded": {"value": 3.0}}}
         await publisher.aclose()
+
+
+async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_down(
+    live_server, redis_server, database_url, graphql, token, http
+):
+    """Alerts raised while Redis is down never reach the broadcast; once it is back, an
+    alertChanged subscription sends them by itself (its own organization's only)."""
+    org, building = uuid.uuid4(), uuid.uuid4()
+    mine = await create_sensor(graphql, token(org), buildingId=str(building))
+    foreign = await create_sensor(graphql, token(uuid.uuid4()), buildingId=str(building))
+    query = "subscription($b: ID) { alertChanged(buildingId: $b) { sensorId type severity } }"
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(live_server, http, 1):
+            next_data = await stack.enter_async_context(
+                raw_subscription(live_server, token(org), query, {"b": str(building)})
+            )
+        reconnects = await gauge(http, live_server, "koprogo_broadcast_reconnects_total")
+        redis_server.stop()
+        con = await asyncpg.connect(database_url)
+        try:
+            for sensor in (foreign, mine):
+                await _raise_alert(con, uuid.UUID(sensor["id"]))
+            low_battery = await _raise_alert(con, uuid.UUID(mine["id"]), type="LOW_BATTERY")
+        finally:
+            await con.close()
+        await redis_server.start()
+        await eventually(
+            lambda: _more(http, live_server, "koprogo_broadcast_reconnects_total", reconnects)
+        )
+        expected = {"sensorId": mine["id"], "severity": "CRITICAL"}
+        # Caught up: nothing was missed, so nothing to flag.
+        assert await next_data(whole=True) == {
+            "data": {"alertChanged": {**expected, "type": "THRESHOLD_EXCEEDED"}}
+        }
+        assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
+        # The live path goes on (and the foreign alert never came).
+        publisher = aioredis.Redis.from_url(redis_server.url)
+        await publisher.publish(
+            alerts_channel(org),
+            encode_event(AlertEvent(kind="alert", alert=jsonable_row(low_battery))),
+        )
+        await publisher.aclose()
+        assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
+
+
+async def _raise_alert(con: asyncpg.Connection, sensor_id: uuid.UUID, type="THRESHOLD_EXCEEDED"):
+    sensor = await con.fetchrow("SELECT * FROM sensors WHERE id = $1", sensor_id)
+    row, _, _ = await alerts_store.raise_alert(
+        con, sensor, type=type, severity="CRITICAL", message="test", reading_value=None,
+        threshold_value=None, at=datetime.now(UTC),
+    )  # fmt: skip
+    return row
 
 
 async def _more(http, server: RunningServer, name: str, than: float) -> bool:
