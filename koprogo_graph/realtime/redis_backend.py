@@ -17,6 +17,8 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +41,19 @@ _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 # in a transaction that began a little earlier, or stamped by a clock a little behind ours, is
 # still caught up.
 _SINCE_MARGIN_SECONDS = 30.0
+
+
+@asynccontextmanager
+async def _keeping_cancellation() -> AsyncIterator[None]:
+    """redis-py 8's PubSub swallows a cancellation that arrives while it opens its connection (the
+    first subscribe): the call returns as if nothing happened. The task (a shared live stream
+    whose last subscriber left) would then live on, unsubscribed from nothing, and whoever waits
+    for it would wait forever. Raise the cancellation again."""
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0
+    yield
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError
 
 
 class ResilientRedisBackend(BroadcastBackend):
@@ -72,7 +87,7 @@ class ResilientRedisBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         try:
-            async with self._commands:
+            async with self._commands, _keeping_cancellation():
                 await self._pubsub.subscribe(channel)
         except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
             log.warning("could not subscribe to %s now (%s)", channel, exc)
@@ -84,7 +99,7 @@ class ResilientRedisBackend(BroadcastBackend):
         if not self._channels:
             self._has_channels.clear()
         try:
-            async with self._commands:
+            async with self._commands, _keeping_cancellation():
                 await self._pubsub.unsubscribe(channel)
         except Exception as exc:  # lost or already closed: nothing left to unsubscribe from
             log.debug("unsubscribe from %s failed: %s", channel, exc)
@@ -138,7 +153,7 @@ class ResilientRedisBackend(BroadcastBackend):
             self._pubsub = self._new_pubsub()
             try:  # [2]
                 if self._channels:
-                    async with self._commands:
+                    async with self._commands, _keeping_cancellation():
                         await self._pubsub.subscribe(*self._channels)
                 break
             except _LOST as exc:

@@ -7,6 +7,8 @@ import asyncio
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from koprogo_graph.realtime.events import (
     RESYNC_MESSAGE,
     decode_event,
@@ -108,3 +110,26 @@ async def test_a_building_subscriber_gets_only_its_part_of_each_batch(redis_serv
             resyncs = {await next_message(subscriber) for subscriber in (b1, b2, everything)}
             assert len(resyncs) == 1
             assert decode_event(resyncs.pop())["kind"] == "resync"
+
+
+@pytest.mark.parametrize("steps", range(8))
+async def test_a_subscription_cancelled_while_subscribing_ends(redis_server, steps):
+    """redis-py swallows a cancellation that lands while its PubSub connects (the first
+    subscribe); the hub must end the cancelled subscription anyway (a shared live stream whose
+    last subscriber left would otherwise live on, and its last subscriber wait for it forever)."""
+
+    async def listen(hub: Hub) -> None:
+        async with hub.subscribe("koprogo:test:cancelled") as subscriber:
+            await subscriber.get()
+
+    async with Hub(redis_server.url) as hub, Hub(redis_server.url) as publisher:
+        task = asyncio.create_task(listen(hub))
+        for _ in range(steps):  # cancel at each point of the first subscribe in turn
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        # The hub is still usable.
+        async with hub.subscribe("koprogo:test:cancelled") as subscriber:
+            await publisher.publish("koprogo:test:cancelled", "after")
+            assert await next_message(subscriber) == "after"

@@ -274,3 +274,31 @@ async def test_a_connection_is_closed_when_its_token_expires(server, token, subs
             while True:
                 await asyncio.wait_for(ws.recv(), 15)
     assert closed.value.rcvd.code == 4403
+
+
+async def test_a_connection_holds_a_limited_number_of_subscriptions(server, token):
+    """MAX_SUBSCRIPTIONS per connection: one more is refused with an error; a completed one frees
+    its slot."""
+    from koprogo_graph.app import MAX_SUBSCRIPTIONS
+
+    def subscribe(n: int) -> str:
+        query = "subscription { readingAdded { value } }"
+        return json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": query}})
+
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"Authorization": f"Bearer {token(uuid.uuid4())}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for n in range(1, MAX_SUBSCRIPTIONS + 2):
+            await ws.send(subscribe(n))
+        # Messages are handled in order: the first answer is the refusal of the one too many.
+        refusal = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refusal["id"] == str(MAX_SUBSCRIPTIONS + 1)
+        assert refusal["type"] == "error"
+        assert refusal["payload"][0]["message"] == "Subscription limit reached"
+
+        await ws.send(json.dumps({"id": "1", "type": "complete"}))
+        await ws.send(subscribe(MAX_SUBSCRIPTIONS + 2))  # takes the freed slot...
+        await ws.send(subscribe(MAX_SUBSCRIPTIONS + 3))  # ...so this one is refused
+        refusal = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert (refusal["id"], refusal["type"]) == (str(MAX_SUBSCRIPTIONS + 3), "error")
