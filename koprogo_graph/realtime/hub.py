@@ -68,10 +68,11 @@ class _Channel:
 class Hub(Broadcast):
     """One backend subscription per channel, fanned out in-process to bounded queues."""
 
-    def __init__(self, url: str, *, queue_size: int = 1_000) -> None:
+    def __init__(self, url: str, *, queue_size: int = 1_000, **redis_options: float) -> None:
+        """``redis_options``: ResilientRedisBackend's (liveness timings), for a Redis URL."""
         scheme = urlsplit(url).scheme
         if scheme in ("redis", "rediss"):
-            super().__init__(backend=ResilientRedisBackend(url))
+            super().__init__(backend=ResilientRedisBackend(url, **redis_options))
         else:
             super().__init__(url)
         self.queue_size = queue_size

@@ -6,6 +6,10 @@ This one keeps broadcaster's backend interface and:
 
 * waits for a first subscription before reading, and reads with a timeout so that a channel
   subscribed later is picked up;
+* pings Redis when the connection has been quiet for a while, and takes a connection that
+  answers nothing, not even a pong, for lost: a Redis that vanished without closing its
+  connections (a failover, a partitioned node) would otherwise leave every subscription silent
+  forever;
 * on a lost connection, reconnects with capped exponential backoff, subscribes again to every
   channel, and hands each channel a ``resync`` event, telling its subscribers that events
   published since the connection was last heard from (minus a margin) may have been missed.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -41,6 +46,7 @@ _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 # in a transaction that began a little earlier, or stamped by a clock a little behind ours, is
 # still caught up.
 _SINCE_MARGIN_SECONDS = 30.0
+_CONNECT_TIMEOUT = 5.0  # seconds to open or close a connection to Redis, or to publish
 
 
 @asynccontextmanager
@@ -57,26 +63,45 @@ async def _keeping_cancellation() -> AsyncIterator[None]:
 
 
 class ResilientRedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, max_backoff: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_backoff: float = 10.0,
+        ping_after: float = 5.0,
+        dead_after: float = 15.0,
+    ) -> None:
+        """``ping_after``: seconds of silence before a ping; ``dead_after``: seconds of silence,
+        pongs included, after which the connection is taken for lost."""
         self._url = url
         self._max_backoff = max_backoff
+        self._ping_after, self._dead_after = ping_after, dead_after
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
         self._pending: deque[Event] = deque()
         self._publisher: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._broken = False  # a subscribe failed: the reader must reconnect and resubscribe
-        self._last_heard = time.time()  # the subscriber connection last answered (wall clock)
+        # When the subscriber connection last answered (monotonic, and the wall clock for resyncs).
+        self._heard_at, self._last_heard = time.monotonic(), time.time()
+        self._pinged_at = -math.inf
         # redis-py's PubSub creates its connection on the first (un)subscribe: concurrent first
         # calls each make one and all but the last are lost. One (un)subscribe at a time.
         self._commands = asyncio.Lock()
 
     async def connect(self) -> None:
-        self._publisher = aioredis.Redis.from_url(self._url)
+        # A publish to a vanished Redis fails after a timeout instead of hanging for minutes.
+        self._publisher = aioredis.Redis.from_url(
+            self._url, socket_connect_timeout=_CONNECT_TIMEOUT, socket_timeout=_CONNECT_TIMEOUT
+        )
         self._pubsub = self._new_pubsub()
 
     def _new_pubsub(self) -> Any:
-        return aioredis.Redis.from_url(self._url).pubsub(ignore_subscribe_messages=True)
+        client = aioredis.Redis.from_url(self._url, socket_connect_timeout=_CONNECT_TIMEOUT)
+        return client.pubsub(ignore_subscribe_messages=True)
+
+    def _heard(self) -> None:
+        self._heard_at, self._last_heard = time.monotonic(), time.time()
 
     async def disconnect(self) -> None:
         if self._pubsub is not None:
@@ -89,6 +114,8 @@ class ResilientRedisBackend(BroadcastBackend):
         try:
             async with self._commands, _keeping_cancellation():
                 await self._pubsub.subscribe(channel)
+            if len(self._channels) == 1:  # the reader wakes up: silence so far was idleness
+                self._heard()
         except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
             log.warning("could not subscribe to %s now (%s)", channel, exc)
             self._broken = True
@@ -126,13 +153,17 @@ class ResilientRedisBackend(BroadcastBackend):
                 await self._reconnect()
                 continue
             try:
-                message = await self._pubsub.get_message(timeout=1.0)
+                message = await self._pubsub.get_message(timeout=min(1.0, self._ping_after))
+                if message is None:
+                    await self._check_alive()
             except (*_LOST, RuntimeError) as exc:  # RuntimeError: no connection was ever made
                 log.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
                 await self._reconnect()
                 continue
-            self._last_heard = time.time()
-            if message and message.get("type") == "message":
+            if message is None:
+                continue
+            self._heard()
+            if message.get("type") == "message":
                 data = message["data"]
                 channel = message["channel"]
                 return Event(
@@ -140,14 +171,26 @@ class ResilientRedisBackend(BroadcastBackend):
                     message=data.decode() if isinstance(data, bytes) else data,
                 )
 
+    async def _check_alive(self) -> None:
+        """After a quiet read: ping when it has been quiet long enough; raise when not even a
+        pong came back in ``dead_after`` seconds."""
+        now = time.monotonic()
+        if now - self._heard_at > self._dead_after:
+            raise RedisConnectionError(f"nothing heard for {now - self._heard_at:.0f} s")
+        if now - self._heard_at > self._ping_after and now - self._pinged_at > self._ping_after:
+            self._pinged_at = now
+            async with self._commands, _keeping_cancellation():
+                await self._pubsub.ping()
+
     async def _reconnect(self) -> None:
         """[1] drop the dead connection, [2] retry with backoff until every channel is subscribed
         again, [3] queue a resync event per channel."""
         since = datetime.fromtimestamp(self._last_heard - _SINCE_MARGIN_SECONDS, UTC)
         backoff = 0.1
         while True:
-            try:  # [1]
-                await self._pubsub.aclose()
+            try:  # [1] (a vanished peer may never acknowledge the close: don't wait on it)
+                async with asyncio.timeout(_CONNECT_TIMEOUT):
+                    await self._pubsub.aclose()
             except Exception:  # already broken; nothing to save
                 pass
             self._pubsub = self._new_pubsub()
@@ -160,6 +203,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 log.info("Redis still unavailable (%s); next try in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+        self._heard()
         RECONNECTS.inc()
         log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
         resync = resync_message(since)

@@ -17,6 +17,9 @@ from koprogo_graph.realtime.events import (
     split_readings_by_building,
 )
 from koprogo_graph.realtime.hub import DROPPED, Hub
+from koprogo_graph.realtime.redis_backend import RECONNECTS
+
+from .netfaults import SilenceableProxy
 
 
 async def next_message(subscriber) -> str:
@@ -133,3 +136,24 @@ async def test_a_subscription_cancelled_while_subscribing_ends(redis_server, ste
         async with hub.subscribe("koprogo:test:cancelled") as subscriber:
             await publisher.publish("koprogo:test:cancelled", "after")
             assert await next_message(subscriber) == "after"
+
+
+async def test_a_connection_that_goes_silent_is_replaced(redis_server):
+    """Redis vanishes without closing the subscriber's connection (a failover, a partition):
+    unanswered pings give it away, the hub reconnects by itself, tells its subscribers since
+    when they may have missed events, and events flow again."""
+    async with SilenceableProxy(redis_server.port) as proxy:
+        hub = Hub(proxy.url(), ping_after=0.1, dead_after=0.5)
+        async with hub, Hub(redis_server.url) as publisher:
+            async with hub.subscribe("koprogo:test:silent") as subscriber:
+                await publisher.publish("koprogo:test:silent", "before")
+                assert await next_message(subscriber) == "before"
+                reconnects = RECONNECTS._value.get()
+
+                await proxy.silence()
+                await publisher.publish("koprogo:test:silent", "lost")  # never crosses the proxy
+                resync = decode_event(await next_message(subscriber))
+                assert resync["kind"] == "resync" and "since" in resync
+                assert RECONNECTS._value.get() == reconnects + 1
+                await publisher.publish("koprogo:test:silent", "after")
+                assert await next_message(subscriber) == "after"
