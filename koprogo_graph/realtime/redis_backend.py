@@ -31,6 +31,8 @@ import redis.asyncio as aioredis
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -46,7 +48,8 @@ _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 # in a transaction that began a little earlier, or stamped by a clock a little behind ours, is
 # still caught up.
 _SINCE_MARGIN_SECONDS = 30.0
-_CONNECT_TIMEOUT = 5.0  # seconds to open or close a connection to Redis, or to publish
+_CONNECT_TIMEOUT = 5.0  # seconds to open or close the subscriber connection
+_PUBLISH_PAUSE_SECONDS = 15.0  # after a publish timed out, publishes fail at once this long
 
 
 @asynccontextmanager
@@ -70,12 +73,16 @@ class ResilientRedisBackend(BroadcastBackend):
         max_backoff: float = 10.0,
         ping_after: float = 5.0,
         dead_after: float = 15.0,
+        publish_timeout: float = 5.0,
     ) -> None:
         """``ping_after``: seconds of silence before a ping; ``dead_after``: seconds of silence,
-        pongs included, after which the connection is taken for lost."""
+        pongs included, after which the connection is taken for lost; ``publish_timeout``: how
+        long a publish may wait for Redis (after a timeout, publishes fail at once for a while)."""
         self._url = url
         self._max_backoff = max_backoff
         self._ping_after, self._dead_after = ping_after, dead_after
+        self._publish_timeout = publish_timeout
+        self._publish_paused_until = -math.inf
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
         self._pending: deque[Event] = deque()
@@ -90,9 +97,13 @@ class ResilientRedisBackend(BroadcastBackend):
         self._commands = asyncio.Lock()
 
     async def connect(self) -> None:
-        # A publish to a vanished Redis fails after a timeout instead of hanging for minutes.
+        # A publish to a vanished Redis fails after a timeout instead of hanging for minutes;
+        # publish() retries dropped connections itself.
         self._publisher = aioredis.Redis.from_url(
-            self._url, socket_connect_timeout=_CONNECT_TIMEOUT, socket_timeout=_CONNECT_TIMEOUT
+            self._url,
+            socket_connect_timeout=self._publish_timeout,
+            socket_timeout=self._publish_timeout,
+            retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._new_pubsub()
 
@@ -132,12 +143,20 @@ class ResilientRedisBackend(BroadcastBackend):
             log.debug("unsubscribe from %s failed: %s", channel, exc)
 
     async def publish(self, channel: str, message: Any) -> None:
-        """Publish; a connection that Redis dropped is re-established (three tries)."""
+        """Publish; a connection that Redis dropped is re-established (three tries). A Redis that
+        does not answer within ``publish_timeout`` is not waited for again during the pause that
+        follows: publishers (the alert engine among them) must not queue up behind it. What is
+        lost meanwhile, subscribers learn through their own connection's resync."""
         assert self._publisher is not None, "connect() first"
+        if time.monotonic() < self._publish_paused_until:
+            raise RedisConnectionError("Redis did not answer a recent publish; not waiting again")
         for attempt in range(3):
             try:
                 await self._publisher.publish(channel, message)
                 return
+            except RedisTimeoutError:
+                self._publish_paused_until = time.monotonic() + _PUBLISH_PAUSE_SECONDS
+                raise
             except _LOST:
                 if attempt == 2:
                     raise

@@ -8,6 +8,8 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from koprogo_graph.realtime.events import (
     RESYNC_MESSAGE,
@@ -143,14 +145,20 @@ async def test_a_connection_that_goes_silent_is_replaced(redis_server):
     unanswered pings give it away, the hub reconnects by itself, tells its subscribers since
     when they may have missed events, and events flow again."""
     async with SilenceableProxy(redis_server.port) as proxy:
-        hub = Hub(proxy.url(), ping_after=0.1, dead_after=0.5)
+        hub = Hub(proxy.url(), ping_after=0.1, dead_after=0.5, publish_timeout=0.2)
         async with hub, Hub(redis_server.url) as publisher:
             async with hub.subscribe("koprogo:test:silent") as subscriber:
-                await publisher.publish("koprogo:test:silent", "before")
+                await hub.publish("koprogo:test:silent", "before")  # both of its connections open
                 assert await next_message(subscriber) == "before"
                 reconnects = RECONNECTS._value.get()
 
                 await proxy.silence()
+                # This process's own publishes wait for Redis no longer than the timeout, and
+                # then not at all for a while.
+                with pytest.raises(RedisTimeoutError):
+                    await hub.publish("koprogo:test:silent", "stuck")
+                with pytest.raises(RedisConnectionError, match="not waiting again"):
+                    await hub.publish("koprogo:test:silent", "stuck")
                 await publisher.publish("koprogo:test:silent", "lost")  # never crosses the proxy
                 resync = decode_event(await next_message(subscriber))
                 assert resync["kind"] == "resync" and "since" in resync
