@@ -4,9 +4,10 @@ Each subscription listens on its organization's channel (the organization comes 
 authenticated connection, never from arguments) and filters in-process.
 
 A ``resync`` event says that events may have been missed (Redis came back after an outage, or
-the stream's queue overflowed). ``alertChanged`` catches up by itself when the resync says
-since when: it sends the alerts changed since then, read from the database (alerts are few, and
-a missed one may be a leak at 3 a.m.). Otherwise the subscription goes on, and its next result
+the stream's queue overflowed). ``alertChanged`` and ``sensorStatusChanged`` catch up by
+themselves when the resync says since when: they send the alerts, or the sensors whose status,
+changed since then, read from the database (such changes are few, and a missed one may be a
+leak at 3 a.m.). Otherwise (readings) the subscription goes on, and its next result
 carries ``extensions: {"resync": true}`` (schema/live.py), telling the client to catch up with
 ``readings(from: lastSeen)`` and the like. Identical subscriptions of an
 organization share one execution (realtime/shared.py); the connection closes itself when its
@@ -17,10 +18,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
+import asyncpg
 import strawberry
+from asyncpg import Connection
 
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
@@ -37,6 +40,7 @@ from ..schema.context import Context
 from ..schema.readings import Reading
 from ..schema.sensors import Sensor
 from ..store import alerts as alerts_store
+from ..store import sensors as sensors_store
 from ._args import parse_id, parse_optional_id
 
 __all__ = ["LiveSubscription"]
@@ -45,10 +49,11 @@ log = logging.getLogger(__name__)
 Info = strawberry.Info[Context, None]
 
 
-# Alerts a subscription catches up with after a gap; beyond, the client is told to re-query.
+# Rows a subscription catches up with after a gap; beyond, the client is told to re-query.
 CATCH_UP_LIMIT = 1_000
 
 CatchUp = Callable[[datetime], AsyncIterator[dict]]
+Rows = Sequence[asyncpg.Record]
 
 
 async def _events(
@@ -84,6 +89,32 @@ async def _events(
                 context.missed_events = True
 
 
+def _from_database(
+    info: Info,
+    kind: str,
+    changed_since: Callable[[Connection, uuid.UUID, datetime], Awaitable[Rows]],
+) -> CatchUp:
+    """A catch-up that reads what changed since then (``changed_since``, under the viewer's
+    organization) and hands each row on as a ``kind`` event. When the database cannot answer,
+    or there is more than it sends, the client is told instead."""
+
+    async def catch_up(since: datetime) -> AsyncIterator[dict]:
+        org = info.context.viewer.org()
+        try:
+            async with info.context.db.tenant(org) as con:
+                rows = await changed_since(con, org, since)
+        except Exception:  # the database is away too: the subscription goes on regardless
+            log.warning("could not catch up with %ss after a gap", kind, exc_info=True)
+            rows = []
+            info.context.missed_events = True
+        if len(rows) == CATCH_UP_LIMIT:
+            info.context.missed_events = True  # more than we send: the client re-queries
+        for row in rows:
+            yield {"kind": kind, kind: row}
+
+    return catch_up
+
+
 @strawberry.type
 class LiveSubscription:
     @strawberry.subscription(description="Readings as they are stored, optionally filtered.")
@@ -115,23 +146,13 @@ class LiveSubscription:
         building = parse_optional_id(building_id, "buildingId")
         floor = min_severity.rank if min_severity else 0
 
-        async def changed_since(since: datetime) -> AsyncIterator[dict]:
-            org = info.context.viewer.org()
-            try:
-                async with info.context.db.tenant(org) as con:
-                    rows = await alerts_store.changed_since(
-                        con, org, since, building=building, limit=CATCH_UP_LIMIT
-                    )
-            except Exception:  # the database is away too: the subscription goes on regardless
-                log.warning("could not catch up with alerts after a gap", exc_info=True)
-                rows = []
-                info.context.missed_events = True
-            if len(rows) == CATCH_UP_LIMIT:
-                info.context.missed_events = True  # more than we send: the client re-queries
-            for row in rows:
-                yield {"kind": "alert", "alert": row}
+        def changed_since(con: Connection, org: uuid.UUID, since: datetime) -> Awaitable[Rows]:
+            return alerts_store.changed_since(
+                con, org, since, building=building, limit=CATCH_UP_LIMIT
+            )
 
-        async for event in _events(info, alerts_channel, catch_up=changed_since):
+        catch_up = _from_database(info, "alert", changed_since)
+        async for event in _events(info, alerts_channel, catch_up=catch_up):
             if event["kind"] != "alert":
                 continue
             alert = Alert.from_row(restore_row(event["alert"]))
@@ -145,7 +166,14 @@ class LiveSubscription:
         self, info: Info, building_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Sensor, None]:
         building = parse_optional_id(building_id, "buildingId")
-        async for event in _events(info, sensors_channel):
+
+        def changed_since(con: Connection, org: uuid.UUID, since: datetime) -> Awaitable[Rows]:
+            return sensors_store.status_changed_since(
+                con, org, since, building=building, limit=CATCH_UP_LIMIT
+            )
+
+        catch_up = _from_database(info, "sensor", changed_since)
+        async for event in _events(info, sensors_channel, catch_up=catch_up):
             if event["kind"] != "sensor":
                 continue
             sensor = Sensor.from_row(restore_row(event["sensor"]))

@@ -19,6 +19,7 @@ __all__ = [
     "insert_many",
     "list_page",
     "merge_alert_rules",
+    "status_changed_since",
     "update",
 ]
 
@@ -137,6 +138,11 @@ async def update(
     columns = sorted(changes)
     assert WRITABLE.issuperset(columns), columns
     sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=3))
+    if "status" in changes:  # (on the right of SET, ``status`` is the value before the update)
+        k = columns.index("status") + 3
+        sets += (
+            f", status_changed_at = CASE WHEN status = ${k} THEN status_changed_at ELSE now() END"
+        )
     try:
         return await con.fetchrow(
             f"UPDATE sensors SET {sets}, updated_at = now() "
@@ -147,6 +153,26 @@ async def update(
         )
     except asyncpg.UniqueViolationError:
         raise DuplicateDeviceId(str(changes.get("device_id"))) from None
+
+
+async def status_changed_since(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    since: datetime,
+    *,
+    building: uuid.UUID | None,
+    limit: int,
+) -> Sequence[asyncpg.Record]:
+    """Sensors whose status changed since ``since``, oldest change first."""
+    where, args = "organization_id = $1 AND status_changed_at >= $2", [org, since]
+    if building is not None:
+        args.append(building)
+        where += f" AND building_id = ${len(args)}"
+    args.append(limit)
+    return await con.fetch(
+        f"SELECT * FROM sensors WHERE {where} ORDER BY status_changed_at, id LIMIT ${len(args)}",
+        *args,
+    )
 
 
 async def merge_alert_rules(

@@ -3,10 +3,11 @@ real websocket clients. Events are published on Redis as the ingesting replica p
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -15,10 +16,12 @@ import redis.asyncio as aioredis
 
 from koprogo_graph.realtime.events import (
     AlertEvent,
+    SensorStatusEvent,
     alerts_channel,
     encode_event,
     jsonable_row,
     readings_channel,
+    sensors_channel,
 )
 from koprogo_graph.store import alerts as alerts_store
 
@@ -50,34 +53,43 @@ def batch(org: uuid.UUID, building: uuid.UUID, values: range | list[float]) -> s
     return readings_message(reading_event(org, building, value=float(v)) for v in values)
 
 
+@asynccontextmanager
+async def redis_outage(server: RunningServer, redis_server, http) -> AsyncIterator[None]:
+    """Redis is down during the body; afterwards it is back and ``server`` has reconnected."""
+    reconnects = await gauge(http, server, "koprogo_broadcast_reconnects_total")
+    redis_server.stop()
+    yield
+    await redis_server.start()
+    await eventually(lambda: _more(http, server, "koprogo_broadcast_reconnects_total", reconnects))
+
+
+async def publish(redis_server, channel: str, message: str) -> None:
+    publisher = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await publisher.publish(channel, message)
+    finally:
+        await publisher.aclose()
+
+
 async def test_subscriptions_resume_after_redis_restarts(live_server, redis_server, token, http):
     org, building = uuid.uuid4(), uuid.uuid4()
-    publisher = aioredis.Redis.from_url(redis_server.url)
     async with AsyncExitStack() as stack:
         async with subscriptions_registered(live_server, http, 1):
             next_data = await stack.enter_async_context(
                 raw_subscription(live_server, token(org), QUERY, {"b": str(building)})
             )
-        await publisher.publish(readings_channel(org), batch(org, building, [1.0]))
+        await publish(redis_server, readings_channel(org), batch(org, building, [1.0]))
         assert await next_data(whole=True) == {"data": {"readingAdded": {"value": 1.0}}}
 
-        reconnects = await gauge(http, live_server, "koprogo_broadcast_reconnects_total")
-        redis_server.stop()
-        await redis_server.start()
-        # The subscriber's Redis connection comes back and subscribes again by itself.
-        await eventually(
-            lambda: _more(http, live_server, "koprogo_broadcast_reconnects_total", reconnects)
-        )
-        await publisher.aclose()
-        publisher = aioredis.Redis.from_url(redis_server.url)
-        await publisher.publish(readings_channel(org), batch(org, building, [2.0, 3.0]))
+        async with redis_outage(live_server, redis_server, http):
+            pass  # the subscriber's Redis connection comes back and subscribes again by itself
+        await publish(redis_server, readings_channel(org), batch(org, building, [2.0, 3.0]))
         # The first result after the outage tells the client it may have missed events.
         assert await next_data(whole=True) == {
             "data": {"readingAdded": {"value": 2.0}},
             "extensions": {"resync": True},
         }
         assert await next_data(whole=True) == {"data": {"readingAdded": {"value": 3.0}}}
-        await publisher.aclose()
 
 
 async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_down(
@@ -94,19 +106,14 @@ async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_d
             next_data = await stack.enter_async_context(
                 raw_subscription(live_server, token(org), query, {"b": str(building)})
             )
-        reconnects = await gauge(http, live_server, "koprogo_broadcast_reconnects_total")
-        redis_server.stop()
-        con = await asyncpg.connect(database_url)
-        try:
-            for sensor in (foreign, mine):
-                await _raise_alert(con, uuid.UUID(sensor["id"]))
-            low_battery = await _raise_alert(con, uuid.UUID(mine["id"]), type="LOW_BATTERY")
-        finally:
-            await con.close()
-        await redis_server.start()
-        await eventually(
-            lambda: _more(http, live_server, "koprogo_broadcast_reconnects_total", reconnects)
-        )
+        async with redis_outage(live_server, redis_server, http):
+            con = await asyncpg.connect(database_url)
+            try:
+                for sensor in (foreign, mine):
+                    await _raise_alert(con, uuid.UUID(sensor["id"]))
+                low_battery = await _raise_alert(con, uuid.UUID(mine["id"]), type="LOW_BATTERY")
+            finally:
+                await con.close()
         expected = {"sensorId": mine["id"], "severity": "CRITICAL"}
         # Caught up: nothing was missed, so nothing to flag.
         assert await next_data(whole=True) == {
@@ -114,13 +121,65 @@ async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_d
         }
         assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
         # The live path goes on (and the foreign alert never came).
-        publisher = aioredis.Redis.from_url(redis_server.url)
-        await publisher.publish(
-            alerts_channel(org),
-            encode_event(AlertEvent(kind="alert", alert=jsonable_row(low_battery))),
-        )
-        await publisher.aclose()
+        event = AlertEvent(kind="alert", alert=jsonable_row(low_battery))
+        await publish(redis_server, alerts_channel(org), encode_event(event))
         assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
+
+
+async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redis_was_down(
+    live_server, redis_server, database_url, graphql, token, http
+):
+    """Status changes made while Redis is down are sent once it is back: those of the
+    subscriber's building and organization, and only status changes."""
+    org, other_org, building = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    changed, recalibrated, elsewhere = [
+        await create_sensor(graphql, token(org), buildingId=str(b))
+        for b in (building, building, uuid.uuid4())
+    ]
+    foreign = await create_sensor(graphql, token(other_org), buildingId=str(building))
+    query = "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status } }"
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(live_server, http, 1):
+            next_data = await stack.enter_async_context(
+                raw_subscription(live_server, token(org), query, {"b": str(building)})
+            )
+        async with redis_outage(live_server, redis_server, http):
+            for sensor, owner in ((changed, org), (elsewhere, org), (foreign, other_org)):
+                await _set_status(graphql, token(owner), sensor["id"], "MAINTENANCE")
+            body = await graphql(
+                "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 2) { id } }",
+                {"id": recalibrated["id"]},
+                token(org),
+            )
+            assert "errors" not in body, body
+        assert await next_data(whole=True) == {
+            "data": {"sensorStatusChanged": {"id": changed["id"], "status": "MAINTENANCE"}}
+        }
+        # Nothing else was caught up: the next result is the next live event.
+        con = await asyncpg.connect(database_url)
+        try:  # the row as the service reads it (jsonb decoded) and publishes it
+            await con.set_type_codec(
+                "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+            row = await con.fetchrow(
+                "SELECT * FROM sensors WHERE id = $1", uuid.UUID(changed["id"])
+            )
+        finally:
+            await con.close()
+        event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
+        await publish(redis_server, sensors_channel(org), encode_event(event))
+        assert await next_data() == {
+            "sensorStatusChanged": {"id": changed["id"], "status": "MAINTENANCE"}
+        }
+
+
+async def _set_status(graphql, token: str, sensor_id: str, status: str) -> None:
+    body = await graphql(
+        "mutation($id: ID!, $s: SensorStatus) { updateSensor(id: $id, input: {status: $s}) { id } }",
+        {"id": sensor_id, "s": status},
+        token,
+    )
+    assert "errors" not in body, body
 
 
 async def _raise_alert(con: asyncpg.Connection, sensor_id: uuid.UUID, type="THRESHOLD_EXCEEDED"):
