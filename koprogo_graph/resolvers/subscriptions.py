@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
+from typing import Literal
 
-import asyncpg
 import strawberry
-from asyncpg import Connection
 
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
@@ -39,8 +38,7 @@ from ..schema.alerts import Alert
 from ..schema.context import Context
 from ..schema.readings import Reading
 from ..schema.sensors import Sensor
-from ..store import alerts as alerts_store
-from ..store import sensors as sensors_store
+from ..store import changes
 from ._args import parse_id, parse_optional_id
 
 __all__ = ["LiveSubscription"]
@@ -53,7 +51,6 @@ Info = strawberry.Info[Context, None]
 CATCH_UP_LIMIT = 1_000
 
 CatchUp = Callable[[datetime], AsyncIterator[dict]]
-Rows = Sequence[asyncpg.Record]
 
 
 async def _events(
@@ -89,20 +86,31 @@ async def _events(
                 context.missed_events = True
 
 
+# What a subscription catches up with, by event kind: the table, and when a row's change that
+# the kind's events announce happened.
+_CHANGES: dict[
+    str, tuple[Literal["alerts", "sensors"], Literal["updated_at", "status_changed_at"]]
+] = {
+    "alert": ("alerts", "updated_at"),  # opened, bumped, escalated, acknowledged, resolved
+    "sensor": ("sensors", "status_changed_at"),  # status changes only
+}
+
+
 def _from_database(
-    info: Info,
-    kind: str,
-    changed_since: Callable[[Connection, uuid.UUID, datetime], Awaitable[Rows]],
+    info: Info, kind: Literal["alert", "sensor"], building: uuid.UUID | None
 ) -> CatchUp:
-    """A catch-up that reads what changed since then (``changed_since``, under the viewer's
-    organization) and hands each row on as a ``kind`` event. When the database cannot answer,
-    or there is more than it sends, the client is told instead."""
+    """A catch-up that reads what changed since then (``_CHANGES``) in the viewer's organization,
+    and ``building``, and hands each row on as a ``kind`` event. When the database cannot
+    answer, or there is more than it sends, the client is told instead."""
+    table, changed_at = _CHANGES[kind]
 
     async def catch_up(since: datetime) -> AsyncIterator[dict]:
         org = info.context.viewer.org()
         try:
             async with info.context.db.tenant(org) as con:
-                rows = await changed_since(con, org, since)
+                rows = await changes.changed_since(
+                    con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
+                )
         except Exception:  # the database is away too: the subscription goes on regardless
             log.warning("could not catch up with %ss after a gap", kind, exc_info=True)
             rows = []
@@ -145,13 +153,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[Alert, None]:
         building = parse_optional_id(building_id, "buildingId")
         floor = min_severity.rank if min_severity else 0
-
-        def changed_since(con: Connection, org: uuid.UUID, since: datetime) -> Awaitable[Rows]:
-            return alerts_store.changed_since(
-                con, org, since, building=building, limit=CATCH_UP_LIMIT
-            )
-
-        catch_up = _from_database(info, "alert", changed_since)
+        catch_up = _from_database(info, "alert", building)
         async for event in _events(info, alerts_channel, catch_up=catch_up):
             if event["kind"] != "alert":
                 continue
@@ -166,13 +168,7 @@ class LiveSubscription:
         self, info: Info, building_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Sensor, None]:
         building = parse_optional_id(building_id, "buildingId")
-
-        def changed_since(con: Connection, org: uuid.UUID, since: datetime) -> Awaitable[Rows]:
-            return sensors_store.status_changed_since(
-                con, org, since, building=building, limit=CATCH_UP_LIMIT
-            )
-
-        catch_up = _from_database(info, "sensor", changed_since)
+        catch_up = _from_database(info, "sensor", building)
         async for event in _events(info, sensors_channel, catch_up=catch_up):
             if event["kind"] != "sensor":
                 continue

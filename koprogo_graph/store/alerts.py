@@ -12,7 +12,6 @@ import asyncpg
 __all__ = [
     "acknowledge",
     "auto_resolve",
-    "changed_since",
     "get",
     "list_page",
     "raise_alert",
@@ -93,25 +92,6 @@ async def get(
 ) -> asyncpg.Record | None:
     return await con.fetchrow(
         "SELECT * FROM alerts WHERE organization_id = $1 AND id = $2", org, alert_id
-    )
-
-
-async def changed_since(
-    con: asyncpg.Connection,
-    org: uuid.UUID,
-    since: datetime,
-    *,
-    building: uuid.UUID | None,
-    limit: int,
-) -> Sequence[asyncpg.Record]:
-    """Alerts opened, bumped, acknowledged or resolved since ``since``, oldest change first."""
-    where, args = "organization_id = $1 AND updated_at >= $2", [org, since]
-    if building is not None:
-        args.append(building)
-        where += f" AND building_id = ${len(args)}"
-    args.append(limit)
-    return await con.fetch(
-        f"SELECT * FROM alerts WHERE {where} ORDER BY updated_at, id LIMIT ${len(args)}", *args
     )
 
 

@@ -19,7 +19,6 @@ __all__ = [
     "insert_many",
     "list_page",
     "merge_alert_rules",
-    "status_changed_since",
     "update",
 ]
 
@@ -153,26 +152,6 @@ async def update(
         )
     except asyncpg.UniqueViolationError:
         raise DuplicateDeviceId(str(changes.get("device_id"))) from None
-
-
-async def status_changed_since(
-    con: asyncpg.Connection,
-    org: uuid.UUID,
-    since: datetime,
-    *,
-    building: uuid.UUID | None,
-    limit: int,
-) -> Sequence[asyncpg.Record]:
-    """Sensors whose status changed since ``since``, oldest change first."""
-    where, args = "organization_id = $1 AND status_changed_at >= $2", [org, since]
-    if building is not None:
-        args.append(building)
-        where += f" AND building_id = ${len(args)}"
-    args.append(limit)
-    return await con.fetch(
-        f"SELECT * FROM sensors WHERE {where} ORDER BY status_changed_at, id LIMIT ${len(args)}",
-        *args,
-    )
 
 
 async def merge_alert_rules(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import websockets
@@ -67,4 +67,17 @@ async def raw_subscription(
             assert message["type"] == "next", message
             return message["payload"] if whole else message["payload"]["data"]
 
+        yield next_data
+
+
+@asynccontextmanager
+async def registered_subscription(
+    server: RunningServer, http, token: str, query: str, variables: dict | None = None
+) -> AsyncIterator[Callable[..., Awaitable[dict]]]:
+    """``raw_subscription``, yielded once the server holds it (events can reach it)."""
+    async with AsyncExitStack() as stack:
+        async with subscriptions_registered(server, http, 1):
+            next_data = await stack.enter_async_context(
+                raw_subscription(server, token, query, variables)
+            )
         yield next_data

@@ -34,7 +34,12 @@ from .conftest import (
     start_server,
     stop_server,
 )
-from .live_clients import gauge, raw_subscription, subscriptions_registered
+from .live_clients import (
+    gauge,
+    raw_subscription,
+    registered_subscription,
+    subscriptions_registered,
+)
 
 QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { value } }"
 
@@ -73,11 +78,9 @@ async def publish(redis_server, channel: str, message: str) -> None:
 
 async def test_subscriptions_resume_after_redis_restarts(live_server, redis_server, token, http):
     org, building = uuid.uuid4(), uuid.uuid4()
-    async with AsyncExitStack() as stack:
-        async with subscriptions_registered(live_server, http, 1):
-            next_data = await stack.enter_async_context(
-                raw_subscription(live_server, token(org), QUERY, {"b": str(building)})
-            )
+    async with registered_subscription(
+        live_server, http, token(org), QUERY, {"b": str(building)}
+    ) as next_data:
         await publish(redis_server, readings_channel(org), batch(org, building, [1.0]))
         assert await next_data(whole=True) == {"data": {"readingAdded": {"value": 1.0}}}
 
@@ -101,11 +104,9 @@ async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_d
     mine = await create_sensor(graphql, token(org), buildingId=str(building))
     foreign = await create_sensor(graphql, token(uuid.uuid4()), buildingId=str(building))
     query = "subscription($b: ID) { alertChanged(buildingId: $b) { sensorId type severity } }"
-    async with AsyncExitStack() as stack:
-        async with subscriptions_registered(live_server, http, 1):
-            next_data = await stack.enter_async_context(
-                raw_subscription(live_server, token(org), query, {"b": str(building)})
-            )
+    async with registered_subscription(
+        live_server, http, token(org), query, {"b": str(building)}
+    ) as next_data:
         async with redis_outage(live_server, redis_server, http):
             con = await asyncpg.connect(database_url)
             try:
@@ -138,11 +139,9 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
     ]
     foreign = await create_sensor(graphql, token(other_org), buildingId=str(building))
     query = "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status } }"
-    async with AsyncExitStack() as stack:
-        async with subscriptions_registered(live_server, http, 1):
-            next_data = await stack.enter_async_context(
-                raw_subscription(live_server, token(org), query, {"b": str(building)})
-            )
+    async with registered_subscription(
+        live_server, http, token(org), query, {"b": str(building)}
+    ) as next_data:
         async with redis_outage(live_server, redis_server, http):
             for sensor, owner in ((changed, org), (elsewhere, org), (foreign, other_org)):
                 await _set_status(graphql, token(owner), sensor["id"], "MAINTENANCE")
