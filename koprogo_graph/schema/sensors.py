@@ -91,6 +91,9 @@ class Sensor:
     alert_threshold_min: float | None
     alert_threshold_max: float | None
     status: SensorStatus
+    status_changed_at: datetime | None = strawberry.field(
+        description="When the status last changed; null if it never has since registration."
+    )
     last_reading_at: datetime | None
     last_value: float | None
     last_battery_level: int | None
@@ -122,6 +125,7 @@ class Sensor:
             alert_threshold_min=rules.get("threshold_min"),
             alert_threshold_max=rules.get("threshold_max"),
             status=SensorStatus(row["status"]),
+            status_changed_at=row.get("status_changed_at"),
             last_reading_at=row["last_reading_at"],
             last_value=row["last_value"],
             last_battery_level=row["last_battery_level"],

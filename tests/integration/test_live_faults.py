@@ -8,7 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -138,7 +138,9 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
         for b in (building, building, uuid.uuid4())
     ]
     foreign = await create_sensor(graphql, token(other_org), buildingId=str(building))
-    query = "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status } }"
+    query = (
+        "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status statusChangedAt } }"
+    )
     async with registered_subscription(
         live_server, http, token(org), query, {"b": str(building)}
     ) as next_data:
@@ -151,9 +153,12 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
                 token(org),
             )
             assert "errors" not in body, body
-        assert await next_data(whole=True) == {
+        caught = await next_data(whole=True)
+        changed_at = caught["data"]["sensorStatusChanged"].pop("statusChangedAt")
+        assert caught == {
             "data": {"sensorStatusChanged": {"id": changed["id"], "status": "MAINTENANCE"}}
         }
+        assert datetime.fromisoformat(changed_at) > datetime.now(UTC) - timedelta(minutes=1)
         # Nothing else was caught up: the next result is the next live event.
         con = await asyncpg.connect(database_url)
         try:  # the row as the service reads it (jsonb decoded) and publishes it
@@ -168,7 +173,11 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
         event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
         await publish(redis_server, sensors_channel(org), encode_event(event))
         assert await next_data() == {
-            "sensorStatusChanged": {"id": changed["id"], "status": "MAINTENANCE"}
+            "sensorStatusChanged": {
+                "id": changed["id"],
+                "status": "MAINTENANCE",
+                "statusChangedAt": changed_at,
+            }
         }
 
 

@@ -212,6 +212,27 @@ async def test_import_is_all_or_nothing(graphql, token, org, building):
     assert [s["deviceId"] for s in body["data"]["importSensors"]] == ["NEW-0", "NEW-1", "NEW-2"]
 
 
+async def test_status_changed_at_moves_only_when_the_status_changes(graphql, token, org, building):
+    sid = (await create(graphql, token, org, building))["id"]
+
+    async def update(fields: str) -> dict:
+        body = await graphql(
+            f"mutation($id: ID!) {{ updateSensor(id: $id, input: {{{fields}}}) {{ status statusChangedAt }} }}",
+            {"id": sid},
+            token(org),
+        )
+        assert "errors" not in body, body
+        return body["data"]["updateSensor"]
+
+    assert (await update('location: "Cave"'))["statusChangedAt"] is None  # never changed
+    changed = await update("status: MAINTENANCE")
+    assert changed["status"] == "MAINTENANCE" and changed["statusChangedAt"] is not None
+    assert await update("status: MAINTENANCE") == changed  # the same status: no change
+    assert await update('location: "Chaufferie"') == changed
+    back = await update("status: ACTIVE")
+    assert back["status"] == "ACTIVE" and back["statusChangedAt"] > changed["statusChangedAt"]
+
+
 async def test_update_calibrate_configure_and_delete(graphql, token, org, building):
     sensor = await create(graphql, token, org, building)
     sid = sensor["id"]
