@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict
 
 from broadcaster import Event as BroadcastEvent
@@ -21,7 +21,7 @@ from ..domain.readings import StoredReading
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "RESYNC_MESSAGE",
+    "RESYNC_MARGIN",
     "AlertEvent",
     "Event",
     "ReadingEvent",
@@ -37,6 +37,7 @@ __all__ = [
     "readings_channel",
     "restore_row",
     "resync_message",
+    "resync_since",
     "sensors_channel",
     "split_readings_by_building",
 ]
@@ -94,7 +95,7 @@ class ResyncEvent(TypedDict):
     reconnected, or the subscriber's queue overflowed and lost its oldest events."""
 
     kind: Literal["resync"]
-    # When known (a reconnection): events published from this instant on may be missing.
+    # Events published from this instant on may be missing (RFC 3339).
     since: NotRequired[str]
 
 
@@ -143,14 +144,29 @@ def encode_event(event: Event) -> str:
     return json.dumps(event, separators=(",", ":"), default=str)
 
 
-def resync_message(since: datetime | None = None) -> str:
-    event = ResyncEvent(kind="resync")
-    if since is not None:
-        event["since"] = since.isoformat()
-    return encode_event(event)
+# A resync's ``since`` is set this much before the last instant up to which events are known to
+# have arrived: a change committed in a transaction that began a little earlier, or stamped by
+# a clock a little behind ours, is still caught up.
+RESYNC_MARGIN = timedelta(seconds=30)
 
 
-RESYNC_MESSAGE = resync_message()  # events were lost, since when is not known
+def resync_message(received_until: float) -> str:
+    """A resync for events that may be missing after ``received_until`` (a wall-clock time)."""
+    since = datetime.fromtimestamp(received_until, UTC) - RESYNC_MARGIN
+    return encode_event(ResyncEvent(kind="resync", since=since.isoformat()))
+
+
+def resync_since(message: str) -> float | None:
+    """The ``received_until`` a resync message was made from; None for any other message."""
+    if not message.startswith('{"kind":"resync"'):  # cheap: drops may come by thousands
+        return None
+    try:
+        event = decode_event(message)
+    except ValueError:
+        return None
+    if event["kind"] != "resync" or "since" not in event:
+        return None
+    return (datetime.fromisoformat(event["since"]) + RESYNC_MARGIN).timestamp()
 
 
 def decode_event(message: str) -> Event:

@@ -2,7 +2,8 @@
 
 * One backend (Redis) subscription per channel per process, whatever the number of subscribers.
 * A slow subscriber loses its own oldest events (counted) and never slows the listener, the
-  publisher or other subscribers; its next read is a ``resync`` event, so that it knows.
+  publisher or other subscribers; its next read is a ``resync`` event saying since when events
+  may be missing, so that it knows.
 * A subscriber may take only the part of a channel's events that concerns one key (a building's
   readings out of an organization's batch): the event is split once, in-process, so the
   publisher sends one message per organization and batch, not one per building.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 from broadcaster import Broadcast, Event
 from broadcaster._base import Subscriber
 
-from .events import RESYNC_MESSAGE
+from .events import resync_message, resync_since
 from .metrics import CHANNELS, DROPPED
 from .redis_backend import ResilientRedisBackend
 
@@ -33,11 +35,19 @@ Split = Callable[[Event], Mapping[str, Event] | None]
 
 
 class Queue(asyncio.Queue[Event | None]):
-    """A subscriber's bounded queue; ``gap`` once it lost events to make room."""
+    """A subscriber's bounded queue. Once it lost events to make room, ``gap_since`` says when
+    the first of them had been received (wall clock): events from then on may be missing."""
 
     def __init__(self, maxsize: int) -> None:
         super().__init__(maxsize)
-        self.gap = False
+        self.gap_since: float | None = None
+
+    def drop_oldest(self) -> None:
+        dropped = self.get_nowait()
+        assert dropped is not None  # the end-of-subscription mark is never offered
+        # A dropped resync carries its own, earlier start of the gap.
+        since = resync_since(dropped.message) or getattr(dropped, "received_at", time.time())
+        self.gap_since = since if self.gap_since is None else min(self.gap_since, since)
 
 
 class _Subscriber(Subscriber):
@@ -46,17 +56,27 @@ class _Subscriber(Subscriber):
     def __init__(self, queue: Queue, channel: str) -> None:
         super().__init__(queue)
         self.channel = channel
+        self._held: Event | None = None
 
     async def get(self) -> Event:
-        if self._queue.gap:  # type: ignore[attr-defined]
-            self._queue.gap = False  # type: ignore[attr-defined]
-            return Event(channel=self.channel, message=RESYNC_MESSAGE)
-        return await super().get()
+        if self._held is not None:
+            event, self._held = self._held, None
+            return event
+        queue: Queue = self._queue  # type: ignore[assignment]
+        if queue.gap_since is None:
+            event = await super().get()
+            if queue.gap_since is None:
+                return event
+            # The queue overflowed between the wake-up and this read: ``event`` follows a gap.
+            self._held = event
+        since, queue.gap_since = queue.gap_since, None
+        return Event(channel=self.channel, message=resync_message(since))
 
 
 @dataclass(eq=False)
 class _Channel:
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # the first subscribe is over
+    subscribed: bool = False  # ...and it went through (it may have been cancelled)
     everything: set[Queue] = field(default_factory=set)  # subscribers of the whole channel
     by_key: dict[str, set[Queue]] = field(default_factory=dict)
     split: Split | None = None
@@ -93,6 +113,7 @@ class Hub(Broadcast):
         channel = self._channels.get(event.channel)
         if channel is None:
             return
+        event.received_at = received_at = time.time()  # type: ignore[attr-defined]
         for queue in channel.everything:
             self._offer(queue, event)
         if not channel.by_key:
@@ -104,14 +125,14 @@ class Hub(Broadcast):
                     self._offer(queue, event)
             return
         for key, part in parts.items():
+            part.received_at = received_at  # type: ignore[attr-defined]
             for queue in channel.by_key.get(key, ()):
                 self._offer(queue, part)
 
     @staticmethod
     def _offer(queue: Queue, event: Event) -> None:
         if queue.full():
-            queue.get_nowait()
-            queue.gap = True
+            queue.drop_oldest()
             DROPPED.inc()
         queue.put_nowait(event)
 
@@ -136,11 +157,15 @@ class Hub(Broadcast):
             if first:
                 try:
                     await self._backend.subscribe(channel)
+                    route.subscribed = True
                 finally:
                     route.ready.set()
             else:
                 # Until the first subscriber's backend subscription is in place, nothing flows.
                 await route.ready.wait()
+                if not route.subscribed:  # the first one was cancelled meanwhile: our turn
+                    await self._backend.subscribe(channel)
+                    route.subscribed = True
             yield _Subscriber(queue, channel)
         finally:
             if key is None:

@@ -23,8 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -44,12 +43,7 @@ log = logging.getLogger(__name__)
 
 RECONNECTS = Counter("koprogo_broadcast_reconnects", "Times the Redis subscriber reconnected")
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
-# A resync's ``since`` is the last time the connection answered, minus this: an event committed
-# in a transaction that began a little earlier, or stamped by a clock a little behind ours, is
-# still caught up.
-_SINCE_MARGIN_SECONDS = 30.0
 _CONNECT_TIMEOUT = 5.0  # seconds to open or close the subscriber connection
-_PUBLISH_PAUSE_SECONDS = 15.0  # after a publish timed out, publishes fail at once this long
 
 
 @asynccontextmanager
@@ -74,15 +68,18 @@ class ResilientRedisBackend(BroadcastBackend):
         ping_after: float = 5.0,
         dead_after: float = 15.0,
         publish_timeout: float = 5.0,
+        publish_pause: float = 15.0,
     ) -> None:
         """``ping_after``: seconds of silence before a ping; ``dead_after``: seconds of silence,
         pongs included, after which the connection is taken for lost; ``publish_timeout``: how
-        long a publish may wait for Redis (after a timeout, publishes fail at once for a while)."""
+        long a publish may wait for Redis; ``publish_pause``: how long publishes then fail at once."""
         self._url = url
         self._max_backoff = max_backoff
         self._ping_after, self._dead_after = ping_after, dead_after
-        self._publish_timeout = publish_timeout
+        self._publish_timeout, self._publish_pause = publish_timeout, publish_pause
         self._publish_paused_until = -math.inf
+        # Channels with events that could not be published, and when the first one failed.
+        self._unpublished: dict[str, float] = {}
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
         self._pending: deque[Event] = deque()
@@ -115,22 +112,24 @@ class ResilientRedisBackend(BroadcastBackend):
         self._heard_at, self._last_heard = time.monotonic(), time.time()
 
     async def disconnect(self) -> None:
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-        if self._publisher is not None:
-            await self._publisher.aclose()
+        for client in (self._pubsub, self._publisher):
+            if client is not None:
+                with suppress(Exception):  # a vanished Redis never acknowledges the close
+                    async with asyncio.timeout(_CONNECT_TIMEOUT):
+                        await client.aclose()
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         try:
             async with self._commands, _keeping_cancellation():
                 await self._pubsub.subscribe(channel)
-            if len(self._channels) == 1:  # the reader wakes up: silence so far was idleness
-                self._heard()
         except _LOST as exc:  # the reader will resubscribe every channel once Redis is back
             log.warning("could not subscribe to %s now (%s)", channel, exc)
             self._broken = True
-        self._has_channels.set()
+        finally:
+            if not self._has_channels.is_set():  # the reader wakes up: silence was idleness
+                self._heard()
+                self._has_channels.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
@@ -145,22 +144,36 @@ class ResilientRedisBackend(BroadcastBackend):
     async def publish(self, channel: str, message: Any) -> None:
         """Publish; a connection that Redis dropped is re-established (three tries). A Redis that
         does not answer within ``publish_timeout`` is not waited for again during the pause that
-        follows: publishers (the alert engine among them) must not queue up behind it. What is
-        lost meanwhile, subscribers learn through their own connection's resync."""
+        follows: publishers (the alert engine among them) must not queue up behind it. Channels
+        whose events could not be published get a resync (since the first failure) before the
+        next event that gets through, so that their subscribers know, wherever they are."""
         assert self._publisher is not None, "connect() first"
-        if time.monotonic() < self._publish_paused_until:
-            raise RedisConnectionError("Redis did not answer a recent publish; not waiting again")
+        try:
+            if time.monotonic() < self._publish_paused_until:
+                raise RedisConnectionError("Redis did not answer a recent publish; not waiting")
+            await self._announce_unpublished()  # before this event: it comes after the gap
+            await self._publish_retrying(channel, message)
+        except _LOST:
+            self._unpublished.setdefault(channel, time.time())
+            raise
+
+    async def _publish_retrying(self, channel: str, message: Any) -> None:
         for attempt in range(3):
             try:
-                await self._publisher.publish(channel, message)
+                await self._publisher.publish(channel, message)  # type: ignore[union-attr]
                 return
             except RedisTimeoutError:
-                self._publish_paused_until = time.monotonic() + _PUBLISH_PAUSE_SECONDS
+                self._publish_paused_until = time.monotonic() + self._publish_pause
                 raise
             except _LOST:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _announce_unpublished(self) -> None:
+        for channel, failed_at in list(self._unpublished.items()):
+            await self._publish_retrying(channel, resync_message(failed_at))
+            del self._unpublished[channel]
 
     async def next_published(self) -> Event:
         while True:
@@ -204,7 +217,7 @@ class ResilientRedisBackend(BroadcastBackend):
     async def _reconnect(self) -> None:
         """[1] drop the dead connection, [2] retry with backoff until every channel is subscribed
         again, [3] queue a resync event per channel."""
-        since = datetime.fromtimestamp(self._last_heard - _SINCE_MARGIN_SECONDS, UTC)
+        heard_until = self._last_heard
         backoff = 0.1
         while True:
             try:  # [1] (a vanished peer may never acknowledge the close: don't wait on it)
@@ -225,5 +238,5 @@ class ResilientRedisBackend(BroadcastBackend):
         self._heard()
         RECONNECTS.inc()
         log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
-        resync = resync_message(since)
+        resync = resync_message(heard_until)
         self._pending.extend(Event(channel=c, message=resync) for c in self._channels)  # [3]

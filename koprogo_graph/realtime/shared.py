@@ -115,9 +115,27 @@ class _Stream(Generic[T]):
 class SharedStreams:
     """The process's shared live operations, owned by the app's lifespan."""
 
-    def __init__(self, queue_size: int = 1_000) -> None:
+    def __init__(self, queue_size: int = 1_000, concurrent_reads: int = 2) -> None:
         self.queue_size = queue_size
         self._streams: dict[Hashable, _Stream[Any]] = {}
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+        self._read_slots = asyncio.Semaphore(concurrent_reads)
+
+    async def read_once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()`` run once for the streams that ask with the same ``key`` meanwhile (all the
+        alert streams of an organization catching up after the same gap), and a few reads at a
+        time whatever their keys: a reconnection must not take every database connection."""
+        shared = self._reads.get(key)
+        if shared is None:
+
+            async def bounded() -> T:
+                async with self._read_slots:
+                    return await read()
+
+            shared = self._reads[key] = asyncio.ensure_future(bounded())
+            shared.add_done_callback(lambda _: self._reads.pop(key, None))
+        # One stream giving up (its last subscriber left) does not cancel the others' read.
+        return await asyncio.shield(shared)
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -149,9 +167,10 @@ class SharedStreams:
 
     async def aclose(self) -> None:
         """Stop every stream (shutdown): their subscribers see the end of their operation."""
-        tasks = [s.task for s in self._streams.values() if s.task is not None]
+        tasks: list[asyncio.Future[Any]] = [s.task for s in self._streams.values() if s.task]
+        tasks += self._reads.values()  # catch-up reads in flight
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with suppress(asyncio.CancelledError):
+            with suppress(Exception, asyncio.CancelledError):  # a read's failure is its readers'
                 await task

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import strawberry
 
@@ -105,12 +105,20 @@ def _from_database(
     table, changed_at = _CHANGES[kind]
 
     async def catch_up(since: datetime) -> AsyncIterator[dict]:
-        org = info.context.viewer.org()
-        try:
-            async with info.context.db.tenant(org) as con:
-                rows = await changes.changed_since(
+        context: Context = info.context
+        org = context.viewer.org()
+
+        async def read() -> Sequence[Any]:
+            async with context.db.tenant(org) as con:
+                return await changes.changed_since(
                     con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
                 )
+
+        try:  # streams of the organization that caught the same gap share the read
+            if context.live is not None:
+                rows = await context.live.read_once((org, table, building, since), read)
+            else:
+                rows = await read()
         except Exception:  # the database is away too: the subscription goes on regardless
             log.warning("could not catch up with %ss after a gap", kind, exc_info=True)
             rows = []

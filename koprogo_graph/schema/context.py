@@ -58,6 +58,7 @@ class Context:
             db=self.db,
             settings=self.settings,
             broadcast=self.broadcast,
+            live=self.live,
             live_ready=ready,
             _viewer=replace(self.viewer, user_id=uuid.UUID(int=0), email=None),
         )

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from koprogo_graph.realtime.events import (
-    RESYNC_MESSAGE,
+    RESYNC_MARGIN,
     decode_event,
     decoded,
     encode_event,
+    resync_since,
     split_readings_by_building,
 )
 from koprogo_graph.realtime.hub import DROPPED, Hub
@@ -24,8 +25,11 @@ from koprogo_graph.realtime.redis_backend import RECONNECTS
 from .netfaults import SilenceableProxy
 
 
-async def next_message(subscriber) -> str:
-    return (await asyncio.wait_for(subscriber.get(), 30)).message
+async def next_message(subscriber, *, skip_resyncs: bool = False) -> str:
+    while True:
+        message = (await asyncio.wait_for(subscriber.get(), 30)).message
+        if not (skip_resyncs and resync_since(message) is not None):
+            return message
 
 
 async def test_subscriptions_resume_by_themselves_after_redis_restarts(redis_server):
@@ -40,11 +44,11 @@ async def test_subscriptions_resume_by_themselves_after_redis_restarts(redis_ser
             await redis_server.start()
 
             # The subscriber is told it may have missed events, since Redis was last heard
-            # from (minus the margin: 30 s)...
+            # from (minus the margin)...
             resync = decode_event(await next_message(subscriber))
             assert resync["kind"] == "resync"
-            margin = timedelta(seconds=30)
-            assert heard - margin <= datetime.fromisoformat(resync["since"]) <= lost - margin
+            since = datetime.fromisoformat(resync["since"])
+            assert heard - RESYNC_MARGIN <= since <= lost - RESYNC_MARGIN
             # ...and events flow again, through a publisher that reconnects too.
             await publisher.publish("koprogo:test:restart", "after")
             assert await next_message(subscriber) == "after"
@@ -58,17 +62,23 @@ async def test_a_subscriber_that_never_reads_does_not_delay_another(redis_server
             hub.subscribe("koprogo:test:slow") as stalled,
             hub.subscribe("koprogo:test:slow") as reader,
         ):
+            before = datetime.now(UTC)
             for i in range(50):
                 await publisher.publish("koprogo:test:slow", str(i))
                 # The reader keeps up; the stalled one never reads.
                 assert await next_message(reader) == str(i)
+                if i == 0:
+                    first_received = datetime.now(UTC)
             assert stalled._queue.qsize() == 10
-            # It lost 0-39: its next read says so, then come the 10 newest.
-            assert [await next_message(stalled) for _ in range(11)] == [
-                RESYNC_MESSAGE,
-                *(str(i) for i in range(40, 50)),
+            # It lost 0-39: its next read says so, since the first lost one was received (minus
+            # the margin), then come the 10 newest.
+            resync = decode_event(await next_message(stalled))
+            since = datetime.fromisoformat(resync["since"])
+            assert before - RESYNC_MARGIN <= since <= first_received - RESYNC_MARGIN
+            assert [await next_message(stalled) for _ in range(10)] == [
+                str(i) for i in range(40, 50)
             ]
-            assert not reader._queue.gap
+            assert reader._queue.gap_since is None
         assert DROPPED._value.get() - dropped_before == 40
 
 
@@ -123,21 +133,30 @@ async def test_a_subscription_cancelled_while_subscribing_ends(redis_server, ste
     subscribe); the hub must end the cancelled subscription anyway (a shared live stream whose
     last subscriber left would otherwise live on, and its last subscriber wait for it forever)."""
 
+    channel = "koprogo:test:cancelled"
+
     async def listen(hub: Hub) -> None:
-        async with hub.subscribe("koprogo:test:cancelled") as subscriber:
+        async with hub.subscribe(channel) as subscriber:
             await subscriber.get()
 
     async with Hub(redis_server.url) as hub, Hub(redis_server.url) as publisher:
-        task = asyncio.create_task(listen(hub))
-        for _ in range(steps):  # cancel at each point of the first subscribe in turn
-            await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
-        # The hub is still usable.
-        async with hub.subscribe("koprogo:test:cancelled") as subscriber:
-            await publisher.publish("koprogo:test:cancelled", "after")
-            assert await next_message(subscriber) == "after"
+        async with AsyncExitStack() as stack:
+            task = asyncio.create_task(listen(hub))
+            # Another subscriber of the same channel, waiting for the first one's subscribe.
+            other = asyncio.create_task(stack.enter_async_context(hub.subscribe(channel)))
+            for _ in range(steps):  # cancel at each point of the first subscribe in turn
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+            # The other one hears the channel, and the hub takes new subscriptions.
+            subscriber = await asyncio.wait_for(other, 10)
+            later = await stack.enter_async_context(hub.subscribe(channel))
+            await publisher.publish(channel, "after")
+            # (A resync may come first: a cancelled connect can leave redis-py's connection
+            # unusable, and then the hub reconnects.)
+            assert await next_message(subscriber, skip_resyncs=True) == "after"
+            assert await next_message(later, skip_resyncs=True) == "after"
 
 
 async def test_a_connection_that_goes_silent_is_replaced(redis_server):
@@ -157,7 +176,7 @@ async def test_a_connection_that_goes_silent_is_replaced(redis_server):
                 # then not at all for a while.
                 with pytest.raises(RedisTimeoutError):
                     await hub.publish("koprogo:test:silent", "stuck")
-                with pytest.raises(RedisConnectionError, match="not waiting again"):
+                with pytest.raises(RedisConnectionError, match="not waiting"):
                     await hub.publish("koprogo:test:silent", "stuck")
                 await publisher.publish("koprogo:test:silent", "lost")  # never crosses the proxy
                 resync = decode_event(await next_message(subscriber))
@@ -165,3 +184,42 @@ async def test_a_connection_that_goes_silent_is_replaced(redis_server):
                 assert RECONNECTS._value.get() == reconnects + 1
                 await publisher.publish("koprogo:test:silent", "after")
                 assert await next_message(subscriber) == "after"
+
+
+async def test_events_that_could_not_be_published_are_announced_before_the_next(redis_server):
+    """A publisher whose Redis stopped answering tells the channel's subscribers, wherever they
+    are, that events are missing since its first failure, before the next event gets through."""
+    channel = "koprogo:test:unpublished"
+    async with SilenceableProxy(redis_server.port) as proxy:
+        publishing = Hub(proxy.url(), publish_timeout=0.2, publish_pause=0)
+        async with publishing, Hub(redis_server.url) as hub:
+            async with hub.subscribe(channel) as subscriber:
+                await publishing.publish(channel, "before")
+                assert await next_message(subscriber) == "before"
+
+                await proxy.silence()
+                failed = datetime.now(UTC)
+                with pytest.raises(RedisTimeoutError):
+                    await publishing.publish(channel, "lost")
+                await publishing.publish(channel, "after")  # on a new connection, which works
+                resync = decode_event(await next_message(subscriber))
+                since = datetime.fromisoformat(resync["since"])
+                assert failed - RESYNC_MARGIN <= since <= datetime.now(UTC) - RESYNC_MARGIN
+                assert await next_message(subscriber) == "after"
+
+
+async def test_subscribing_after_an_idle_spell_is_not_taken_for_a_dead_connection(redis_server):
+    """Silence while no channel was subscribed is idleness, even when the first subscriptions
+    come in together."""
+    async with Hub(redis_server.url, ping_after=0.1, dead_after=0.5) as hub:
+        hub._backend._heard_at -= 3_600  # an hour without any channel
+        reconnects = RECONNECTS._value.get()
+        channels = [f"koprogo:test:idle:{i}" for i in range(2)]
+        async with AsyncExitStack() as stack:
+            subscribers = await asyncio.gather(
+                *(stack.enter_async_context(hub.subscribe(c)) for c in channels)
+            )
+            for channel in channels:
+                await hub.publish(channel, "hello")
+            assert [await next_message(s) for s in subscribers] == ["hello", "hello"]
+        assert RECONNECTS._value.get() == reconnects

@@ -167,3 +167,37 @@ async def test_shutdown_ends_every_stream():
     else:
         raise AssertionError("the subscriber's stream should have ended")
     assert upstream.closed == 1
+
+
+async def test_identical_reads_run_once_and_a_few_at_a_time():
+    streams = SharedStreams(concurrent_reads=2)
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def read(key: str) -> str:
+        started.append(key)
+        await release.wait()
+        return f"rows of {key}"
+
+    reads = [asyncio.create_task(streams.read_once(k, lambda k=k: read(k))) for k in "aab"]
+    reads.append(asyncio.create_task(streams.read_once("c", lambda: read("c"))))
+    await settle()
+    assert started == ["a", "b"]  # "a" once for both askers; "c" waits for a free slot
+    release.set()
+    assert [await r for r in reads] == ["rows of a", "rows of a", "rows of b", "rows of c"]
+    assert started == ["a", "b", "c"]
+
+
+async def test_a_reader_giving_up_does_not_cancel_the_others_read():
+    streams, release = SharedStreams(), asyncio.Event()
+
+    async def read() -> str:
+        await release.wait()
+        return "rows"
+
+    leaving = asyncio.create_task(streams.read_once("k", read))
+    staying = asyncio.create_task(streams.read_once("k", read))
+    await settle()
+    leaving.cancel()
+    release.set()
+    assert await staying == "rows"
