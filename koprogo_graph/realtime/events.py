@@ -38,6 +38,7 @@ __all__ = [
     "restore_row",
     "resync_message",
     "resync_since",
+    "resync_start",
     "sensors_channel",
     "split_readings_by_building",
 ]
@@ -164,9 +165,17 @@ def resync_since(message: str) -> float | None:
         event = decode_event(message)
     except ValueError:
         return None
-    if event["kind"] != "resync" or "since" not in event:
+    start = resync_start(event)
+    return None if start is None else (start + RESYNC_MARGIN).timestamp()
+
+
+def resync_start(event: Event) -> datetime | None:
+    """Since when a resync event says events may be missing; None if it does not say (or says
+    it badly: whoever can write to Redis can send anything)."""
+    try:
+        return datetime.fromisoformat(event["since"])  # type: ignore[typeddict-item]
+    except (KeyError, TypeError, ValueError):
         return None
-    return (datetime.fromisoformat(event["since"]) + RESYNC_MARGIN).timestamp()
 
 
 def decode_event(message: str) -> Event:

@@ -78,8 +78,10 @@ class ResilientRedisBackend(BroadcastBackend):
         self._ping_after, self._dead_after = ping_after, dead_after
         self._publish_timeout, self._publish_pause = publish_timeout, publish_pause
         self._publish_paused_until = -math.inf
-        # Channels with events that could not be published, and when the first one failed.
-        self._unpublished: dict[str, float] = {}
+        # Channels with events that could not be published: when the first one failed, and how
+        # many did; announced (a resync) before the next event, or by ``_announcer``.
+        self._unpublished: dict[str, tuple[float, int]] = {}
+        self._announcer: asyncio.Task[None] | None = None
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
         self._pending: deque[Event] = deque()
@@ -112,6 +114,10 @@ class ResilientRedisBackend(BroadcastBackend):
         self._heard_at, self._last_heard = time.monotonic(), time.time()
 
     async def disconnect(self) -> None:
+        if self._announcer is not None:
+            self._announcer.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._announcer
         for client in (self._pubsub, self._publisher):
             if client is not None:
                 with suppress(Exception):  # a vanished Redis never acknowledges the close
@@ -154,7 +160,7 @@ class ResilientRedisBackend(BroadcastBackend):
             await self._announce_unpublished()  # before this event: it comes after the gap
             await self._publish_retrying(channel, message)
         except _LOST:
-            self._unpublished.setdefault(channel, time.time())
+            self._note_unpublished(channel)
             raise
 
     async def _publish_retrying(self, channel: str, message: Any) -> None:
@@ -170,10 +176,26 @@ class ResilientRedisBackend(BroadcastBackend):
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
 
+    def _note_unpublished(self, channel: str) -> None:
+        failed_at, failures = self._unpublished.get(channel, (time.time(), 0))
+        self._unpublished[channel] = (failed_at, failures + 1)
+        if self._announcer is None or self._announcer.done():  # even if nothing else is published
+            self._announcer = asyncio.create_task(self._announce_when_back())
+
     async def _announce_unpublished(self) -> None:
-        for channel, failed_at in list(self._unpublished.items()):
-            await self._publish_retrying(channel, resync_message(failed_at))
-            del self._unpublished[channel]
+        for channel, entry in list(self._unpublished.items()):
+            await self._publish_retrying(channel, resync_message(entry[0]))
+            if self._unpublished.get(channel) == entry:  # no new failure meanwhile
+                del self._unpublished[channel]
+
+    async def _announce_when_back(self) -> None:
+        backoff = 0.5
+        while self._unpublished:
+            await asyncio.sleep(max(backoff, self._publish_paused_until - time.monotonic()))
+            try:
+                await self._announce_unpublished()
+            except _LOST:
+                backoff = min(backoff * 2, self._max_backoff)
 
     async def next_published(self) -> Event:
         while True:

@@ -16,6 +16,7 @@ token expires (schema/view.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -30,6 +31,7 @@ from ..realtime.events import (
     decoded,
     readings_channel,
     restore_row,
+    resync_start,
     sensors_channel,
     split_readings_by_building,
 )
@@ -49,6 +51,7 @@ Info = strawberry.Info[Context, None]
 
 # Rows a subscription catches up with after a gap; beyond, the client is told to re-query.
 CATCH_UP_LIMIT = 1_000
+CATCH_UP_SECONDS = 10.0  # longer, and the client is told to re-query instead
 
 CatchUp = Callable[[datetime], AsyncIterator[dict]]
 
@@ -79,8 +82,8 @@ async def _events(
                 continue
             if payload["kind"] != "resync":
                 yield payload
-            elif catch_up is not None and "since" in payload:
-                async for caught in catch_up(datetime.fromisoformat(payload["since"])):
+            elif catch_up is not None and (since := resync_start(payload)) is not None:
+                async for caught in catch_up(since):
                     yield caught
             else:
                 context.missed_events = True
@@ -109,7 +112,8 @@ def _from_database(
         org = context.viewer.org()
 
         async def read() -> Sequence[Any]:
-            async with context.db.tenant(org) as con:
+            # Bounded: a database that stopped answering must not hold the reads' few slots.
+            async with asyncio.timeout(CATCH_UP_SECONDS), context.db.tenant(org) as con:
                 return await changes.changed_since(
                     con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
                 )

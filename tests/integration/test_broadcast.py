@@ -201,11 +201,31 @@ async def test_events_that_could_not_be_published_are_announced_before_the_next(
                 failed = datetime.now(UTC)
                 with pytest.raises(RedisTimeoutError):
                     await publishing.publish(channel, "lost")
-                await publishing.publish(channel, "after")  # on a new connection, which works
+                # Two publishers at once, on new connections, which work: both get through,
+                # after the announcement (made once or twice).
+                await asyncio.gather(
+                    publishing.publish(channel, "after"), publishing.publish(channel, "after")
+                )
                 resync = decode_event(await next_message(subscriber))
                 since = datetime.fromisoformat(resync["since"])
                 assert failed - RESYNC_MARGIN <= since <= datetime.now(UTC) - RESYNC_MARGIN
+                assert await next_message(subscriber, skip_resyncs=True) == "after"
                 assert await next_message(subscriber) == "after"
+
+
+async def test_events_that_could_not_be_published_are_announced_by_themselves(redis_server):
+    """...even when the publisher has nothing more to publish on that channel."""
+    channel = "koprogo:test:unpublished:alone"
+    async with SilenceableProxy(redis_server.port) as proxy:
+        publishing = Hub(proxy.url(), publish_timeout=0.2, publish_pause=0)
+        async with publishing, Hub(redis_server.url) as hub:
+            async with hub.subscribe(channel) as subscriber:
+                await publishing.publish(channel, "before")
+                assert await next_message(subscriber) == "before"
+                await proxy.silence()
+                with pytest.raises(RedisTimeoutError):
+                    await publishing.publish(channel, "lost")
+                assert decode_event(await next_message(subscriber))["kind"] == "resync"
 
 
 async def test_subscribing_after_an_idle_spell_is_not_taken_for_a_dead_connection(redis_server):

@@ -7,7 +7,7 @@ import asyncio
 
 from broadcaster import Event
 
-from koprogo_graph.realtime.events import resync_message, resync_since
+from koprogo_graph.realtime.events import resync_message, resync_since, resync_start
 from koprogo_graph.realtime.hub import Hub
 
 
@@ -35,3 +35,18 @@ async def test_a_dropped_resync_keeps_its_own_earlier_start():
                 hub._route(Event(channel="c", message=str(i)))
             assert resync_since((await subscriber.get()).message) == older
             assert [(await subscriber.get()).message for _ in range(2)] == ["1", "2"]
+
+
+async def test_a_malformed_resync_from_redis_is_dropped_like_any_event():
+    async with Hub("memory://", queue_size=1) as hub:
+        async with hub.subscribe("c") as subscriber:
+            hub._route(Event(channel="c", message='{"kind":"resync","since":"never"}'))
+            hub._route(Event(channel="c", message="next"))  # drops the malformed one
+            assert resync_since((await subscriber.get()).message) is not None
+            assert (await subscriber.get()).message == "next"
+
+
+def test_resync_start_refuses_what_it_cannot_read():
+    assert resync_start({"kind": "resync", "since": "never"}) is None
+    assert resync_start({"kind": "resync", "since": 12}) is None
+    assert resync_start({"kind": "resync"}) is None
