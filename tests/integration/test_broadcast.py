@@ -4,7 +4,7 @@ subscriber that never reads loses only its own oldest events, and is told."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -186,46 +186,44 @@ async def test_a_connection_that_goes_silent_is_replaced(redis_server):
                 assert await next_message(subscriber) == "after"
 
 
-async def test_events_that_could_not_be_published_are_announced_before_the_next(redis_server):
-    """A publisher whose Redis stopped answering tells the channel's subscribers, wherever they
-    are, that events are missing since its first failure, before the next event gets through."""
-    channel = "koprogo:test:unpublished"
+@asynccontextmanager
+async def a_failed_publish(redis_server, channel: str):
+    """A hub publishing through a proxy that went silent, just after its publish on ``channel``
+    timed out, and a subscriber of ``channel`` on Redis itself: yields (hub, subscriber, when)."""
     async with SilenceableProxy(redis_server.port) as proxy:
         publishing = Hub(proxy.url(), publish_timeout=0.2, publish_pause=0)
         async with publishing, Hub(redis_server.url) as hub:
             async with hub.subscribe(channel) as subscriber:
                 await publishing.publish(channel, "before")
                 assert await next_message(subscriber) == "before"
-
                 await proxy.silence()
                 failed = datetime.now(UTC)
                 with pytest.raises(RedisTimeoutError):
                     await publishing.publish(channel, "lost")
-                # Two publishers at once, on new connections, which work: both get through,
-                # after the announcement (made once or twice).
-                await asyncio.gather(
-                    publishing.publish(channel, "after"), publishing.publish(channel, "after")
-                )
-                resync = decode_event(await next_message(subscriber))
-                since = datetime.fromisoformat(resync["since"])
-                assert failed - RESYNC_MARGIN <= since <= datetime.now(UTC) - RESYNC_MARGIN
-                assert await next_message(subscriber, skip_resyncs=True) == "after"
-                assert await next_message(subscriber) == "after"
+                yield publishing, subscriber, failed
+
+
+async def test_events_that_could_not_be_published_are_announced_before_the_next(redis_server):
+    """A publisher whose Redis stopped answering tells the channel's subscribers, wherever they
+    are, that events are missing since its first failure, before the next event gets through."""
+    channel = "koprogo:test:unpublished"
+    async with a_failed_publish(redis_server, channel) as (publishing, subscriber, failed):
+        # Two publishes at once, on new connections, which work: both get through, after the
+        # announcement (made once or twice).
+        await asyncio.gather(
+            publishing.publish(channel, "after"), publishing.publish(channel, "after")
+        )
+        resync = decode_event(await next_message(subscriber))
+        since = datetime.fromisoformat(resync["since"])
+        assert failed - RESYNC_MARGIN <= since <= datetime.now(UTC) - RESYNC_MARGIN
+        assert await next_message(subscriber, skip_resyncs=True) == "after"
+        assert await next_message(subscriber) == "after"
 
 
 async def test_events_that_could_not_be_published_are_announced_by_themselves(redis_server):
     """...even when the publisher has nothing more to publish on that channel."""
-    channel = "koprogo:test:unpublished:alone"
-    async with SilenceableProxy(redis_server.port) as proxy:
-        publishing = Hub(proxy.url(), publish_timeout=0.2, publish_pause=0)
-        async with publishing, Hub(redis_server.url) as hub:
-            async with hub.subscribe(channel) as subscriber:
-                await publishing.publish(channel, "before")
-                assert await next_message(subscriber) == "before"
-                await proxy.silence()
-                with pytest.raises(RedisTimeoutError):
-                    await publishing.publish(channel, "lost")
-                assert decode_event(await next_message(subscriber))["kind"] == "resync"
+    async with a_failed_publish(redis_server, "koprogo:test:alone") as (_, subscriber, _):
+        assert decode_event(await next_message(subscriber))["kind"] == "resync"
 
 
 async def test_subscribing_after_an_idle_spell_is_not_taken_for_a_dead_connection(redis_server):
