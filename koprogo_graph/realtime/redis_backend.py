@@ -157,7 +157,8 @@ class ResilientRedisBackend(BroadcastBackend):
         try:
             if time.monotonic() < self._publish_paused_until:
                 raise RedisConnectionError("Redis did not answer a recent publish; not waiting")
-            await self._announce_unpublished()  # before this event: it comes after the gap
+            if self._unpublished:  # announced before this event: it comes after the gap
+                await self._announce_unpublished()
             await self._publish_retrying(channel, message)
         except _LOST:
             self._note_unpublished(channel)

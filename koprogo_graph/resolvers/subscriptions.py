@@ -21,6 +21,7 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 import strawberry
@@ -110,14 +111,7 @@ def _from_database(
     async def catch_up(since: datetime) -> AsyncIterator[dict]:
         context: Context = info.context
         org = context.viewer.org()
-
-        async def read() -> Sequence[Any]:
-            # Bounded: a database that stopped answering must not hold the reads' few slots.
-            async with asyncio.timeout(CATCH_UP_SECONDS), context.db.tenant(org) as con:
-                return await changes.changed_since(
-                    con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
-                )
-
+        read = partial(_read_changes, context, table, changed_at, org, since, building)
         try:  # streams of the organization that caught the same gap share the read
             if context.live is not None:
                 rows = await context.live.read_once((org, table, building, since), read)
@@ -133,6 +127,21 @@ def _from_database(
             yield {"kind": kind, kind: row}
 
     return catch_up
+
+
+async def _read_changes(
+    context: Context,
+    table: Literal["alerts", "sensors"],
+    changed_at: Literal["updated_at", "status_changed_at"],
+    org: uuid.UUID,
+    since: datetime,
+    building: uuid.UUID | None,
+) -> Sequence[Any]:
+    # Bounded: a database that stopped answering must not hold the reads' few slots.
+    async with asyncio.timeout(CATCH_UP_SECONDS), context.db.tenant(org) as con:
+        return await changes.changed_since(
+            con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
+        )
 
 
 @strawberry.type

@@ -125,7 +125,7 @@ class Sensor:
             alert_threshold_min=rules.get("threshold_min"),
             alert_threshold_max=rules.get("threshold_max"),
             status=SensorStatus(row["status"]),
-            status_changed_at=row.get("status_changed_at"),
+            status_changed_at=row["status_changed_at"],
             last_reading_at=row["last_reading_at"],
             last_value=row["last_value"],
             last_battery_level=row["last_battery_level"],
