@@ -42,8 +42,11 @@ class Forbidden(KoprogoError):
 class NotFound(KoprogoError):
     code = "NOT_FOUND"
 
-    def __init__(self, what: str = "Object") -> None:
-        super().__init__(f"{what} not found")
+    def __init__(self, what: str = "Object", *, field: str | None = None) -> None:
+        if field is None:
+            super().__init__(f"{what} not found")
+        else:
+            super().__init__(f"{field}: {what} not found", field=field)
 
 
 class BadUserInput(KoprogoError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 
@@ -25,7 +24,7 @@ from ..schema.context import Context
 from ..store import manual_readings as manual_store
 from ..store import sensors as sensors_store
 from ..store import series as series_store
-from ._args import parse_id
+from ._args import parse_id, parse_timezone
 from .readings import check_range
 
 __all__ = ["AggregateMutation", "AggregateQuery"]
@@ -33,13 +32,6 @@ __all__ = ["AggregateMutation", "AggregateQuery"]
 Info = strawberry.Info[Context, None]
 TOLERANCE_PERCENT = 5.0
 FromArg = Annotated[datetime, strawberry.argument(name="from")]
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadUserInput("timezone", f"{name!r} is not an IANA time zone") from None
 
 
 def _check_request(start: datetime, end: datetime, width: BucketWidth) -> None:
@@ -88,7 +80,7 @@ class AggregateQuery:
     ) -> list[ReadingBucket]:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")
-        tz = _zone(timezone)
+        tz = parse_timezone(timezone)
         _check_request(from_, to, bucket)
         async with info.context.db.tenant(org) as con:
             if await sensors_store.get(con, org, sid) is None:
@@ -112,14 +104,14 @@ class AggregateQuery:
     ) -> list[ConsumptionBucket]:
         org = info.context.viewer.org()
         building = parse_id(building_id, "buildingId")
-        tz = _zone(timezone)
+        tz = parse_timezone(timezone)
         _check_request(from_, to, bucket)
         breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
         async with info.context.db.tenant(org) as con:
             ids = await sensors_store.ids_in_building(con, org, building, sensor_type.value)
             if not breakdown:  # building rollups: one row per hour, not one per sensor and hour
                 totals = await series_store.building_series(
-                    con, building, sensor_type.value, ids, from_, to, bucket, tz
+                    con, org, building, sensor_type.value, ids, from_, to, bucket, tz
                 )
                 return [
                     ConsumptionBucket(

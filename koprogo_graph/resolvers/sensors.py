@@ -231,6 +231,8 @@ class SensorMutation:
                 raise BadUserInput(
                     "deviceId", f"{exc.device_id!r} is already used by another sensor"
                 ) from None
+            except store.BuildingNotOwned:
+                raise NotFound("Building", field="buildingId") from None
         if row["status"] != before["status"]:
             await publish_sensor_status(info.context.broadcast, row)
         return Sensor.from_row(row)
@@ -297,3 +299,7 @@ async def _insert(
         index = next(i for i, r in enumerate(rows) if r["device_id"] == exc.device_id)
         field = "deviceId" if len(rows) == 1 else f"{paths[index]}.deviceId"
         raise BadUserInput(field, f"{exc.device_id!r} is already used by another sensor") from None
+    except store.BuildingNotOwned as exc:
+        index = next(i for i, r in enumerate(rows) if r["building_id"] == exc.building_id)
+        field = "buildingId" if len(rows) == 1 else f"{paths[index]}.buildingId"
+        raise NotFound("Building", field=field) from None

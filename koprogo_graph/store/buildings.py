@@ -1,0 +1,84 @@
+"""Buildings: an id owned by one organization (the first that registered a sensor in it)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+__all__ = ["BuildingRow", "get", "list_all", "timezone_of", "update"]
+
+_SELECT = """
+SELECT b.id, b.label, b.timezone, b.created_at, b.updated_at,
+       (SELECT count(*) FROM sensors s
+        WHERE s.organization_id = b.organization_id AND s.building_id = b.id) AS sensor_count
+FROM buildings b
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingRow:
+    id: uuid.UUID
+    label: str | None
+    timezone: str
+    sensor_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _row(r: asyncpg.Record) -> BuildingRow:
+    return BuildingRow(
+        id=r["id"],
+        label=r["label"],
+        timezone=r["timezone"],
+        sensor_count=r["sensor_count"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def list_all(con: asyncpg.Connection, org: uuid.UUID) -> list[BuildingRow]:
+    rows = await con.fetch(
+        _SELECT + "WHERE b.organization_id = $1 ORDER BY b.label NULLS LAST, b.created_at, b.id",
+        org,
+    )
+    return [_row(r) for r in rows]
+
+
+async def get(
+    con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID
+) -> BuildingRow | None:
+    r = await con.fetchrow(_SELECT + "WHERE b.organization_id = $1 AND b.id = $2", org, building_id)
+    return _row(r) if r else None
+
+
+async def update(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    building_id: uuid.UUID,
+    *,
+    label: str | None,
+    timezone: str | None,
+) -> BuildingRow | None:
+    """Set the label and/or time zone (None keeps it); None when the building is not ``org``'s."""
+    status = await con.execute(
+        "UPDATE buildings SET label = coalesce($3, label), timezone = coalesce($4, timezone), "
+        "updated_at = now() WHERE organization_id = $1 AND id = $2",
+        org,
+        building_id,
+        label,
+        timezone,
+    )
+    if status != "UPDATE 1":
+        return None
+    return await get(con, org, building_id)
+
+
+async def timezone_of(
+    con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID
+) -> str | None:
+    return await con.fetchval(
+        "SELECT timezone FROM buildings WHERE organization_id = $1 AND id = $2", org, building_id
+    )
