@@ -12,6 +12,7 @@ import anyio
 from broadcaster import Broadcast
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -19,19 +20,24 @@ from starlette.routing import Route, WebSocketRoute
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
 from .config import Secret, Settings
+from .domain.ratelimit import RateLimiter
 from .migrate import apply_migrations
 from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
 from .realtime.shared import SharedStreams
 from .schema import build_schema
+from .schema.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
 from .schema.view import GraphQLView
 from .store.db import Database, open_database
 
-__all__ = ["create_app"]
+__all__ = ["SERVER_OPTIONS", "create_app"]
 
 log = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 20  # per websocket connection
+# What the HTTP server itself must enforce (cli.py and the tests' server use it): a websocket
+# message beyond this closes the connection (1009) before anything reads it.
+SERVER_OPTIONS: dict[str, Any] = {"ws_max_size": MAX_WS_MESSAGE_BYTES}
 BackgroundService = Callable[[], Awaitable[None]]
 
 
@@ -110,7 +116,16 @@ def create_app(
             log.info(
                 "koprogo-graph ready (ingest=%s)", settings.ingest and settings.mqtt is not None
             )
-            yield {"db": db, "settings": settings, "broadcast": broadcast, "live": live}
+            limiter = RateLimiter(
+                settings.api_rate_limit, settings.api_rate_burst, max_keys=100_000
+            )
+            yield {
+                "db": db,
+                "settings": settings,
+                "broadcast": broadcast,
+                "live": live,
+                "limiter": limiter,
+            }
             tasks.cancel_scope.cancel()
 
     async def healthz(request: Request) -> Response:
@@ -132,4 +147,5 @@ def create_app(
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit)],
     )

@@ -23,7 +23,7 @@ log = logging.getLogger("koprogo_graph")
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import SERVER_OPTIONS, create_app
 
     extra = {}
     if getattr(args, "demo", False):
@@ -49,6 +49,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
         # Live events are small JSON documents: compressing each costs more CPU than it saves.
         ws_per_message_deflate=False,
+        **SERVER_OPTIONS,
     )
     return 0
 

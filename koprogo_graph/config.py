@@ -104,6 +104,8 @@ class Settings:
     max_page_size: int = 500
     rate_limit: float = 1.0
     rate_burst: float = 10.0
+    api_rate_limit: float = 20.0
+    api_rate_burst: float = 100.0
     reminder_seconds: float = 3600.0
     notify_retry_seconds: float = 5.0
     notify: bool = True
@@ -195,6 +197,8 @@ class Settings:
             reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
             rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
+            api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
+            api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
         )
 
 

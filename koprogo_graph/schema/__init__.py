@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
@@ -11,17 +11,20 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from ..errors import KoprogoError
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
 from ..resolvers.buildings import BuildingMutation, BuildingQuery
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
+from .context import Context
 from .errors import ErrorCodes, is_expected
 from .executor import Executor
+from .limits import ParseOnce, RequestBudget, check_query_size
 from .live import after_gap, shared_key, shared_results
 
 __all__ = ["build_schema"]
@@ -56,6 +59,10 @@ class _Schema(strawberry.Schema):
         **options: Any,
     ) -> StreamResult:
         """Identical subscriptions share one execution (both websocket protocols come here)."""
+        try:
+            check_query_size(query)
+        except KoprogoError as error:
+            return _refused(error)
         key = shared_key(context_value, query, variable_values, operation_name, MAX_TOKENS)
         if key is None:
             return await super().stream(
@@ -77,6 +84,13 @@ class _Schema(strawberry.Schema):
             after_gap=after_gap,
         )
 
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            check_query_size(query)
+        except KoprogoError as error:
+            return ExecutionResult(data=None, errors=[error])
+        return await super().execute(query, *args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -84,6 +98,14 @@ class _Schema(strawberry.Schema):
         for error in errors:
             if not is_expected(error):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+def _limiter_and_key(context: Any) -> Any:
+    return context.rate_limiter_and_key() if isinstance(context, Context) else None
+
+
+async def _refused(error: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
+    yield PreExecutionError(data=None, errors=[error])
 
 
 def build_schema(executor: type = Executor) -> strawberry.Schema:
@@ -98,6 +120,8 @@ def build_schema(executor: type = Executor) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            ParseOnce,
+            lambda: RequestBudget(_limiter_and_key),
             ErrorCodes,
         ],
     )

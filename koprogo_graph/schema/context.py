@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from broadcaster import Broadcast
 
     from ..config import Settings
+    from ..domain.ratelimit import RateLimiter
     from ..realtime.shared import SharedStreams
     from ..store.db import Database
 
@@ -40,6 +41,7 @@ class Context:
     broadcast: Broadcast | None = None
     live: SharedStreams | None = None
     connection_params: dict[str, Any] | None = None
+    limiter: RateLimiter | None = None  # requests per viewer (the app's; see schema/limits.py)
     loaders: dict | None = None
     # Called by a subscription once events can reach it (see realtime/shared.py).
     live_ready: Callable[[], None] | None = None
@@ -76,6 +78,17 @@ class Context:
 
     def sensors(self) -> DataLoader:
         return self.loader(sensor_loader)
+
+    def rate_limiter_and_key(self) -> tuple[RateLimiter, str] | None:
+        """The limiter this request counts against, and under which key: the viewer's user id,
+        or the client's address without a valid token (shared live streams are not limited)."""
+        if self.limiter is None or self.request is None:
+            return None
+        try:
+            return self.limiter, f"user:{self.viewer.user_id}"
+        except Unauthenticated:
+            client = self.request.client
+            return self.limiter, f"address:{client.host if client else '?'}"
 
     @property
     def viewer(self) -> Viewer:

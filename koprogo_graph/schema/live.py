@@ -15,37 +15,25 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from contextlib import aclosing
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import GraphQLError, OperationType, get_operation_ast
 from strawberry.types import ExecutionResult
 
 from ..errors import KoprogoError
 from .context import Context
+from .limits import parse_document
 
 __all__ = ["SharedData", "after_gap", "encode_message", "shared_key", "shared_results"]
 
 
-_CACHED_QUERY_CHARS = 20_000  # dashboards' documents are small; a huge one is not kept
-
-
 def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
-    if len(query) > _CACHED_QUERY_CHARS:
-        return _parse_is_subscription(query, operation_name, max_tokens)
-    return _cached_is_subscription(query, operation_name, max_tokens)
-
-
-def _parse_is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse_document(query, max_tokens)  # cached: the execution reuses it
     except GraphQLError:
         return False  # the normal path reports it
     operation = get_operation_ast(document, operation_name)
     return operation is not None and operation.operation is OperationType.SUBSCRIPTION
-
-
-_cached_is_subscription = lru_cache(maxsize=512)(_parse_is_subscription)
 
 
 def shared_key(

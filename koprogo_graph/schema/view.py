@@ -6,7 +6,9 @@ import asyncio
 import logging
 from contextlib import suppress
 from datetime import UTC, datetime
+from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -16,6 +18,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from ..errors import KoprogoError
 from .context import Context
+from .limits import MAX_QUERY_CHARS
 from .live import encode_message
 
 __all__ = ["GraphQLView"]
@@ -34,7 +37,18 @@ class GraphQLView(GraphQL[Context, None]):
             settings=state.settings,
             broadcast=getattr(state, "broadcast", None),
             live=getattr(state, "live", None),
+            limiter=getattr(state, "limiter", None),
         )
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """The request's operation; a document too long to parse is refused unparsed (413)."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query) > MAX_QUERY_CHARS:
+                raise HTTPException(
+                    413, f"query: the document is longer than {MAX_QUERY_CHARS} characters"
+                )
+        return data
 
     def encode_json(self, data: object) -> str:
         return encode_message(data)

@@ -22,7 +22,7 @@ import jwt
 import pytest
 import uvicorn
 
-from koprogo_graph.app import create_app
+from koprogo_graph.app import SERVER_OPTIONS, create_app
 from koprogo_graph.config import Settings
 from koprogo_graph.migrate import apply_migrations
 
@@ -107,7 +107,12 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     """Serve the real app with uvicorn on a free loopback port, in this event loop."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        **SERVER_OPTIONS,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
+import websockets
 
 from koprogo_graph.migrate import apply_migrations, migration_files
 
-from .conftest import ADMIN_DSN, _dsn_for, create_sensor, error_codes
+from .conftest import (
+    ADMIN_DSN,
+    RunningServer,
+    _dsn_for,
+    create_sensor,
+    error_codes,
+    make_settings,
+    start_server,
+    stop_server,
+)
 
 BUILDING = """query($b: ID!, $from: DateTime!, $to: DateTime!) {
   buildingConsumption(buildingId: $b, sensorType: COLD_WATER, from: $from, to: $to, bucket: DAY) {
@@ -182,3 +196,143 @@ async def test_migration_0009_gives_each_building_to_its_first_organization():
         admin = await asyncpg.connect(ADMIN_DSN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+# --- 2. Size before anything else ------------------------------------------------------------
+
+
+async def raw_http(server: RunningServer, head: bytes, body: bytes = b"") -> bytes:
+    """Send a request by hand (the body may be a fraction of what the head announces) and return
+    the status line of the answer (the server may then reset a connection it did not read)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head + body)
+        return await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+
+
+async def test_huge_unauthenticated_bodies_are_refused_unread_while_the_service_answers(
+    server, http
+):
+    announced = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 20000000\r\n\r\n"
+    )
+    # Three 20 MB posts at once, of which the server reads nothing: 413 straight away.
+    answers = await asyncio.gather(
+        *(raw_http(server, announced, b'{"query": "' + b" " * 65536) for _ in range(3)),
+        http.get("/healthz"),
+    )
+    for answer in answers[:3]:
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    assert answers[3].status_code == 200
+
+    # Without a Content-Length (chunked), the count stops at the limit.
+    chunk = b" " * (512 * 1024)
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(3)) + b"0\r\n\r\n"
+    answer = await raw_http(
+        server,
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        chunked,
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+
+
+async def test_a_document_padded_with_comments_is_refused_before_parsing(http):
+    padded = "query {" + "\n# padding" * 5_000 + "\n me { role } }"
+    response = await http.post("/graphql", json={"query": padded})
+    assert response.status_code == 413
+    assert "query" in response.text
+
+
+async def test_websocket_messages_are_capped_and_huge_documents_refused(server, token):
+    org = uuid.uuid4()
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {token(org)}"}}
+            )
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        padded = "subscription {" + " " * 40_000 + " readingAdded { value } }"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": padded}}))
+        answer = json.loads(await ws.recv())
+        assert answer["type"] == "error"
+        assert answer["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "query"}
+        # The connection still serves.
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+
+        await ws.send(
+            json.dumps({"id": "2", "type": "subscribe", "payload": {"query": " " * 10_000_000}})
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 1009  # message too big
+
+
+# --- 3. Cost and rate --------------------------------------------------------------------------
+
+
+async def test_thirty_aliases_of_the_longest_series_are_refused_unexecuted(graphql, token):
+    org = uuid.uuid4()
+    sensor = await create_sensor(graphql, token(org))
+    aliases = " ".join(
+        f'a{i}: readingSeries(sensorId: $id, from: "2026-01-01T00:00:00Z", '
+        f'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES, fill: LINEAR) {{ avg }}'
+        for i in range(30)
+    )
+    body = await graphql(f"query($id: ID!) {{ {aliases} }}", {"id": sensor["id"]}, token(org))
+    assert body["data"] is None
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "query"
+    assert "more than 20000" in body["errors"][0]["message"]
+
+    # One such series is fine: the limit is per request, not per field.
+    one = await graphql(
+        "query($id: ID!, $from: DateTime!) { readingSeries(sensorId: $id, from: $from, "
+        'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES, fill: LINEAR) { avg } }',
+        {"id": sensor["id"], "from": "2026-01-01T00:00:00Z"},
+        token(org),
+    )
+    assert "errors" not in one and len(one["data"]["readingSeries"]) == 9792
+
+
+@pytest.fixture
+async def strict_server(database_url: str) -> AsyncIterator[RunningServer]:
+    """A production-mode API with a tiny per-viewer rate (5 requests, then one per 100 s)."""
+    settings = make_settings(
+        database_url,
+        KOPROGO_ENV="production",
+        KOPROGO_JWT_SECRET="integration-tests-secret-0123456789abcdef",
+        KOPROGO_API_RATE_LIMIT="0.01",
+        KOPROGO_API_RATE_BURST="5",
+    )
+    srv, task, running = await start_server(settings)
+    yield running
+    await stop_server(srv, task)
+
+
+async def test_each_viewer_and_each_anonymous_address_has_its_own_rate(strict_server, token):
+    async with httpx.AsyncClient(base_url=strict_server.url) as client:
+
+        async def ask(bearer: str | None) -> dict:
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            response = await client.post(
+                "/graphql", json={"query": "{ me { role } }"}, headers=headers
+            )
+            return response.json()
+
+        alice, bob = token(uuid.uuid4()), token(uuid.uuid4())
+        for _ in range(5):
+            assert "errors" not in await ask(alice)
+        limited = await ask(alice)
+        assert error_codes(limited) == ["RATE_LIMITED"]
+        assert "slow down" in limited["errors"][0]["message"]
+        assert "errors" not in await ask(bob)  # another viewer is not slowed by Alice
+        for _ in range(5):
+            assert error_codes(await ask(None)) == ["UNAUTHENTICATED"]
+        assert error_codes(await ask(None)) == ["RATE_LIMITED"]

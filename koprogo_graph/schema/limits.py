@@ -1,0 +1,273 @@
+"""What one client may ask of the API: request size, parse once, cost and rate per viewer.
+
+Everything here runs before any resolver, and the size checks before authentication: an
+unauthenticated client must not be able to make the event loop (which ingestion shares) parse
+megabytes or sum millions of buckets.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    EnumValueNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    get_operation_ast,
+    parse,
+)
+from strawberry.extensions import SchemaExtension
+
+from ..domain.consumption import MAX_BUCKETS, BucketWidth
+from ..domain.ratelimit import RateLimiter
+from ..errors import BadUserInput, KoprogoError
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_COST",
+    "MAX_QUERY_CHARS",
+    "MAX_WS_MESSAGE_BYTES",
+    "BodyLimit",
+    "ParseOnce",
+    "RateLimited",
+    "RequestBudget",
+    "operation_cost",
+    "parse_document",
+]
+
+MAX_BODY_BYTES = 1024 * 1024  # an importSensors of 1,000 sensors is ~300 KB
+MAX_QUERY_CHARS = 16_000  # 2,000 tokens of hand-written GraphQL with comments fit in 16 KB
+MAX_WS_MESSAGE_BYTES = 64 * 1024  # a subscribe message: a small document and its variables
+MAX_COST = 20_000  # buckets and page items per request: two years of hourly buckets
+DEFAULT_PAGE = 100
+
+
+class RateLimited(KoprogoError):
+    code = "RATE_LIMITED"
+
+    def __init__(self) -> None:
+        super().__init__("Too many requests: slow down and retry in a few seconds")
+
+
+# --- Size, before anything else -------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: an HTTP request body over ``limit`` bytes is answered 413 before the
+    application sees any of it (so before authentication, JSON decoding or GraphQL parsing)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await _too_large(send, self.limit)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # the disconnect, when it comes
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    text = f"Request body larger than {limit} bytes".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(text)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": text})
+
+
+def check_query_size(query: str | None) -> None:
+    """BAD_USER_INPUT on ``query`` when the document is larger than we parse."""
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise BadUserInput("query", f"the document is longer than {MAX_QUERY_CHARS} characters")
+
+
+# --- Parse once -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
+    """Parse a document (at most ``MAX_QUERY_CHARS``), remembering the last 512: dashboards send
+    the same few documents again and again, and a live subscription is looked at twice (to share
+    it, then to run it)."""
+    check_query_size(query)
+    return parse(query, max_tokens=max_tokens)
+
+
+class ParseOnce(SchemaExtension):
+    """Hand Strawberry the cached parse (a syntax error is left to Strawberry to report)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            try:
+                context.graphql_document = parse_document(
+                    context.query, context.parse_options.get("max_tokens", 2_000)
+                )
+            except GraphQLError:
+                pass
+        yield
+
+
+# --- Cost and rate ----------------------------------------------------------------------------
+
+
+def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+    """A literal or variable argument as the client wrote it (None when absent or complex)."""
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            return _value(argument.value, variables)
+    return None
+
+
+def _value(node: ValueNode, variables: dict[str, Any]) -> Any:
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value)
+    if isinstance(node, StringValueNode | EnumValueNode):
+        return node.value
+    if isinstance(node, IntValueNode):
+        return int(node.value) if len(node.value) < 12 else None
+    return None
+
+
+def _buckets(node: FieldNode, variables: dict[str, Any]) -> int:
+    """How many buckets a series asks for; the most allowed when it cannot be told here (the
+    resolver will refuse what is malformed)."""
+    try:
+        start = datetime.fromisoformat(str(_argument(node, "from", variables)))
+        end = datetime.fromisoformat(str(_argument(node, "to", variables)))
+        width = BucketWidth(str(_argument(node, "bucket", variables)))
+        count = math.ceil((end - start) / width.nominal)
+    except (TypeError, ValueError, OverflowError):
+        return MAX_BUCKETS
+    return min(max(count, 1), MAX_BUCKETS)
+
+
+SERIES_FIELDS = frozenset({"readingSeries", "buildingConsumption"})
+
+
+def operation_cost(
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+) -> int:
+    """Buckets and page items the operation asks for, summed over every field and alias."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    fragments = {
+        d.name.value: d.selection_set
+        for d in document.definitions
+        if not isinstance(d, OperationDefinitionNode) and hasattr(d, "selection_set")
+    }
+    variables = variables or {}
+
+    def walk(selection_set: SelectionSetNode | None, depth: int) -> int:
+        if selection_set is None or depth > 20:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name in SERIES_FIELDS:
+                    total += _buckets(selection, variables)
+                else:
+                    first = _argument(selection, "first", variables)
+                    if isinstance(first, int) and first > 0:
+                        total += first
+                    elif any(a.name.value == "first" for a in selection.arguments or ()):
+                        total += DEFAULT_PAGE
+                    else:
+                        total += 1
+                total += walk(selection.selection_set, depth + 1)
+            elif isinstance(selection, InlineFragmentNode):
+                total += walk(selection.selection_set, depth + 1)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += walk(fragments.get(selection.name.value), depth + 1)
+        return total
+
+    return walk(operation.selection_set, 0)
+
+
+class RequestBudget(SchemaExtension):
+    """Refuse, before execution, an operation over ``MAX_COST`` (BAD_USER_INPUT on ``query``) or
+    beyond its viewer's rate (RATE_LIMITED). ``limiter_for`` gives the process's limiter and the
+    caller's key (the viewer's user id, else the client address)."""
+
+    def __init__(self, limiter_for: Callable[[Any], tuple[RateLimiter, str] | None]) -> None:
+        self.limiter_for = limiter_for
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        error = self._refusal()
+        if error is not None:
+            context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+    def _refusal(self) -> GraphQLError | None:
+        context = self.execution_context
+        keyed = self.limiter_for(context.context)
+        if keyed is not None:
+            limiter, key = keyed
+            if not limiter.allow(key, time.monotonic()):
+                return RateLimited()
+        if context.graphql_document is not None:
+            cost = operation_cost(
+                context.graphql_document, context.operation_name, context.variables
+            )
+            if cost > MAX_COST:
+                return BadUserInput(
+                    "query",
+                    f"asks for {cost} buckets and items, more than {MAX_COST}: "
+                    "split it into smaller requests",
+                )
+        return None
