@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["ConfigError", "MqttSettings", "Secret", "Settings"]
+__all__ = ["ConfigError", "MqttSettings", "Secret", "Settings", "masked_url"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -67,13 +67,13 @@ class MqttSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(
-                f"MQTT_URL has value {url!r}: expected mqtt://host:port or mqtts://host:port"
+                f"MQTT_URL has value {masked_url(url)!r}: expected mqtt://host:port or mqtts://host:port"
             )
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise ConfigError(f"MQTT_URL has an invalid port in {url!r}") from None
+            raise ConfigError(f"MQTT_URL has an invalid port in {masked_url(url)!r}") from None
         return cls(
             host=parts.hostname,
             port=port,
@@ -104,6 +104,7 @@ class Settings:
     max_page_size: int = 500
     rate_limit: float = 1.0
     rate_burst: float = 10.0
+    webhook_allow_private: bool = False
     api_rate_limit: float = 20.0
     api_rate_burst: float = 100.0
     reminder_seconds: float = 3600.0
@@ -141,9 +142,7 @@ class Settings:
             raise ConfigError(
                 f"KOPROGO_ENV has value {environment!r}: expected production, development or test"
             )
-        database_url = env.get("DATABASE_URL", "").strip() or None
-        if database_url and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
-            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        database_url = _url(env, "DATABASE_URL", ("postgres", "postgresql"))
         mqtt_url = env.get("MQTT_URL", "").strip()
         ingest = _bool(env, "KOPROGO_INGEST", True)
         embedded_port = None
@@ -159,12 +158,8 @@ class Settings:
             )
             mqtt_url = f"mqtt://127.0.0.1:{embedded_port}"
         client_id = env.get("KOPROGO_MQTT_CLIENT_ID") or f"koprogo-graph-{socket.gethostname()}"
-        redis_url = env.get("REDIS_URL", "").strip() or None
-        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "memory"):
-            raise ConfigError(f"REDIS_URL has value {redis_url!r}: expected redis:// or rediss://")
-        smtp_url = env.get("SMTP_URL", "").strip()
-        if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
-            raise ConfigError("SMTP_URL must be an smtp:// or smtps:// URL")
+        redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "memory"))
+        smtp_url = _url(env, "SMTP_URL", ("smtp", "smtps")) or ""
         return cls(
             database_url=Secret(database_url) if database_url else None,
             embedded_broker_port=embedded_port,
@@ -193,6 +188,7 @@ class Settings:
             db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
             notify=_bool(env, "KOPROGO_NOTIFY", True),
+            webhook_allow_private=_bool(env, "KOPROGO_WEBHOOK_ALLOW_PRIVATE", False),
             notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
             reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
@@ -200,6 +196,36 @@ class Settings:
             api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
             api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
         )
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    """A URL setting, checked for its scheme and port; errors show it without its password."""
+    url = env.get(name, "").strip() or None
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{name} has value {masked_url(url)!r}: not a valid URL") from None
+    if parts.scheme not in schemes:
+        expected = " or ".join(f"{s}://" for s in schemes)
+        raise ConfigError(f"{name} has value {masked_url(url)!r}: expected {expected}")
+    return url
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password (and anything that may be one) replaced by ***: start-up errors
+    and logs name a URL, never its secret."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***" if "@" in url or ":" in url else url
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    return f"{scheme}://{netloc}{slash}{path}"
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -14,10 +14,13 @@ from ..config import Settings
 from ..store import notifications
 from ..store.db import Database, is_transient
 from .messages import email_message, sign, webhook_body
+from .targets import describe_failure, pinned_request
 
 __all__ = ["NotificationSender"]
 
 log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO, and a webhook's URL may carry its token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class NotificationSender:
@@ -53,16 +56,17 @@ class NotificationSender:
                     retry_in = min(
                         3600.0, self.settings.notify_retry_seconds * 2 ** row["attempts"]
                     )
+                    failure = (
+                        describe_failure(exc) if row["channel"] == "webhook" else _smtp_failure(exc)
+                    )
                     log.warning(
                         "%s notification of alert %s failed (%s); retry in %.0fs",
                         row["channel"],
                         row["id"],
-                        exc,
+                        failure,
                         retry_in,
                     )
-                    await notifications.mark_failed(
-                        con, row["outbox_id"], f"{type(exc).__name__}: {exc}", retry_in
-                    )
+                    await notifications.mark_failed(con, row["outbox_id"], failure, retry_in)
                 else:
                     await notifications.mark_sent(con, row["outbox_id"], row["id"], row["channel"])
         return len(due)
@@ -73,7 +77,12 @@ class NotificationSender:
             headers = {"Content-Type": "application/json"}
             if row["webhook_secret"]:
                 headers["X-Koprogo-Signature"] = sign(body, row["webhook_secret"])
-            response = await http.post(row["webhook_url"], content=body, headers=headers)
+            url, host, extensions = await pinned_request(
+                row["webhook_url"], allow_private=self.settings.webhook_allow_private
+            )
+            response = await http.post(
+                url, content=body, headers={**headers, **host}, extensions=extensions
+            )
             response.raise_for_status()
         else:
             await self._send_email(row)
@@ -92,3 +101,13 @@ class NotificationSender:
             start_tls=None if url.scheme == "smtps" else (True if url.username else None),
             timeout=self.timeout,
         )
+
+
+def _smtp_failure(exc: BaseException) -> str:
+    """An e-mail failure: the SMTP server's answer says what went wrong (SMTP_URL, which holds
+    the password, is never part of it)."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"SMTP {exc.code}: {exc.message[:200]}"
+    if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return type(exc).__name__

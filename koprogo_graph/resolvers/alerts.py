@@ -11,6 +11,7 @@ import strawberry
 from ..alerts.actions import publish_alert_changes
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 from ..errors import BadUserInput, NotFound
+from ..notify.targets import RefusedTarget, check_webhook_url
 from ..schema.alerts import (
     Alert,
     AlertConnection,
@@ -30,6 +31,7 @@ from ._args import parse_id, parse_optional_id
 __all__ = ["AlertMutation", "AlertQuery"]
 
 Info = strawberry.Info[Context, None]
+MAX_EMAILS = 50
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -166,12 +168,22 @@ class AlertMutation:
         self, info: Info, input: NotificationSettingsInput
     ) -> NotificationSettings:
         org = info.context.viewer.require_manager()
+        if len(input.emails) > MAX_EMAILS:
+            raise BadUserInput("emails", f"at most {MAX_EMAILS} addresses")
         emails = [e.strip() for e in input.emails]
         for i, email in enumerate(emails):
-            if not _EMAIL.match(email):
+            if len(email) > 254 or not _EMAIL.match(email):
                 raise BadUserInput(f"emails[{i}]", "is not an e-mail address")
-        if input.webhook_url is not None and not re.match(r"^https?://[^\s]+$", input.webhook_url):
-            raise BadUserInput("webhookUrl", "must be an http(s) URL")
+        if input.webhook_secret is not None and len(input.webhook_secret) > 256:
+            raise BadUserInput("webhookSecret", "must be at most 256 characters")
+        if input.webhook_url is not None:
+            try:
+                await check_webhook_url(
+                    input.webhook_url,
+                    allow_private=info.context.settings.webhook_allow_private,
+                )
+            except RefusedTarget as exc:
+                raise BadUserInput("webhookUrl", str(exc)) from None
         async with info.context.db.tenant(org) as con:
             row = await notifications_store.save_settings(
                 con,

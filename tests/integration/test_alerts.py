@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -110,6 +111,7 @@ async def alert_server(database_url, run_id, mailbox) -> AsyncIterator[RunningSe
         KOPROGO_NOTIFY="true",
         KOPROGO_LEAK_CHECK_SECONDS="1",
         KOPROGO_REMINDER_MINUTES="0.02",
+        KOPROGO_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver listens on loopback
     )
     srv, task, running = await start_server(settings)
     yield running
@@ -566,3 +568,41 @@ async def test_an_unacknowledged_critical_alert_is_notified_again(
         token(org),
     )
     assert {d["kind"] for d in body["data"]["alert"]["deliveries"]} == {"alert", "reminder"}
+
+
+async def test_a_failed_delivery_says_why_without_the_url_to_any_role(
+    alert_server, gq, token, mqtt_publisher, receiver, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    hook, hook_url = receiver
+    org = uuid.uuid4()
+    secret_path = f"{hook_url}/token-{uuid.uuid4().hex}"
+    sensor = await setup_org(gq, token, secret_path, org)
+    hook.failures[sensor["id"]] = 1_000
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(10.0, battery_level=5), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "LOW_BATTERY")
+
+    async def failure_recorded(role):
+        body = await gq(
+            "query($id: ID!) { alert(id: $id) { deliveries { channel lastError } } }",
+            {"id": alert["id"]},
+            token(org, role),
+        )
+        errors = [
+            d["lastError"] for d in body["data"]["alert"]["deliveries"] if d["channel"] == "webhook"
+        ]
+        return errors if errors and errors[0] else None
+
+    for role in ("syndic", "owner", "accountant"):
+        (last_error,) = await eventually(lambda role=role: failure_recorded(role))
+        assert last_error == "HTTP 503"
+    hook.failures[sensor["id"]] = 0
+    await eventually(
+        lambda: asyncio.sleep(
+            0,
+            result=len(hook.received) > 0
+            and any(json.loads(b)["alert"]["id"] == alert["id"] for b, _ in hook.received),
+        )
+    )
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "token-" not in logged and "/hook" not in logged

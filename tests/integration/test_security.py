@@ -336,3 +336,26 @@ async def test_each_viewer_and_each_anonymous_address_has_its_own_rate(strict_se
         for _ in range(5):
             assert error_codes(await ask(None)) == ["UNAUTHENTICATED"]
         assert error_codes(await ask(None)) == ["RATE_LIMITED"]
+
+
+# --- 4. Webhooks to internal addresses -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/graphql",
+        "http://localhost:6379/",
+        "http://169.254.169.254/latest/",
+        "http://[::1]/",
+    ],
+)
+async def test_a_webhook_to_an_internal_address_is_refused(graphql, token, url):
+    body = await graphql(
+        "mutation($u: String!) { configureNotifications(input: {webhookUrl: $u}) { webhookUrl } }",
+        {"u": url},
+        token(uuid.uuid4()),
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "webhookUrl"
+    assert url not in body["errors"][0]["message"]

@@ -131,3 +131,24 @@ def test_a_user_without_organization_is_forbidden_data():
 def test_authorization_header_must_be_bearer(header):
     with pytest.raises(Unauthenticated):
         token_from_header(header)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MQTT_URL", "mqtt://ingest:hunter2-secret@broker:notaport"),
+        ("MQTT_URL", "http://ingest:hunter2-secret@broker:1883"),
+        ("REDIS_URL", "redis://:hunter2-secret@redis:notaport/0"),
+        ("REDIS_URL", "http://user:hunter2-secret@redis:6379"),
+        ("DATABASE_URL", "postgresql://app:hunter2-secret@db:notaport/koprogo"),
+        ("DATABASE_URL", "mysql://app:hunter2-secret@db/koprogo"),
+        ("SMTP_URL", "smtp://mail:hunter2-secret@smtp:notaport"),
+        ("SMTP_URL", "http://mail:hunter2-secret@smtp:25"),
+    ],
+)
+def test_a_malformed_url_is_named_without_its_password(name, value):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**BASE, name: value})
+    message = str(refused.value)
+    assert name in message
+    assert "hunter2" not in message

@@ -1,0 +1,122 @@
+"""Where a webhook may point, and how a delivery failure is described without its URL.
+
+A syndic chooses the webhook URL, and the delivery's outcome is readable through the API; so
+without a check a webhook could probe the service's own network (SSRF). A delivery connects only
+to public addresses unless the operator allows private ones (``KOPROGO_WEBHOOK_ALLOW_PRIVATE``),
+and it connects to the very address it checked (the request goes to that IP, the host name kept
+for the Host header and TLS), so a DNS answer that changes in between cannot redirect it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import httpx
+
+__all__ = [
+    "MAX_URL_LENGTH",
+    "RefusedTarget",
+    "check_webhook_url",
+    "describe_failure",
+    "is_public",
+    "pinned_request",
+]
+
+MAX_URL_LENGTH = 2_000
+
+
+class RefusedTarget(Exception):
+    """The URL is malformed or points where webhooks may not go."""
+
+
+def is_public(address: str) -> bool:
+    """True for a globally routable unicast address (not loopback, private, link-local,
+    shared, reserved, multicast, nor an IPv4 one of those mapped into IPv6)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _split(url: str) -> SplitResult:
+    if len(url) > MAX_URL_LENGTH:
+        raise RefusedTarget(f"must be at most {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 33 for c in url):
+        raise RefusedTarget("must not contain spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefusedTarget("must be an http(s) URL")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise RefusedTarget("has an invalid port") from None
+    return parts
+
+
+async def _addresses(parts: SplitResult) -> list[str]:
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=5
+        )
+    except (OSError, TimeoutError, UnicodeError):
+        raise RefusedTarget("its host does not resolve") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def check_webhook_url(url: str, *, allow_private: bool) -> None:
+    """Refuse (RefusedTarget, a message without the URL) what a webhook may not point at."""
+    parts = _split(url)
+    if allow_private:
+        return
+    try:
+        literal = ipaddress.ip_address((parts.hostname or "").split("%")[0])
+    except ValueError:
+        literal = None
+    if literal is not None and not is_public(str(literal)):
+        raise RefusedTarget("points to a private, loopback or link-local address")
+    try:
+        addresses = await _addresses(parts)
+    except RefusedTarget:
+        return  # a name that does not resolve yet: deliveries check again, and retry
+    if not all(is_public(a) for a in addresses):
+        raise RefusedTarget("points to a private, loopback or link-local address")
+
+
+async def pinned_request(
+    url: str, *, allow_private: bool
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL to request (its host replaced by the checked address), the Host header, and the
+    request extensions (TLS still verifies the certificate against the host name)."""
+    parts = _split(url)
+    addresses = await _addresses(parts)
+    allowed = [a for a in addresses if allow_private or is_public(a)]
+    if not allowed:
+        raise RefusedTarget("points to a private, loopback or link-local address")
+    address = allowed[0]
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return pinned, {"Host": host_header or ""}, extensions
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong with a delivery, in words that never carry the target's URL or address."""
+    if isinstance(exc, RefusedTarget):
+        return f"refused: the webhook URL {exc}"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.HTTPError):
+        return f"HTTP error ({type(exc).__name__})"
+    return type(exc).__name__
