@@ -94,6 +94,10 @@ def service_env(dsn: str, mqtt_url: str, **extra: str) -> dict[str, str]:
         "MQTT_URL": mqtt_url,
         "KOPROGO_JWT_SECRET": JWT_SECRET,
         "KOPROGO_ENV": "test",
+        # The benchmark's thousands of subscribers all come from 127.0.0.1.
+        "KOPROGO_WS_MAX_PER_ADDRESS": "100000",
+        "KOPROGO_API_RATE_LIMIT": "1000000",
+        "KOPROGO_API_RATE_BURST": "1000000",
         "KOPROGO_LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -25,8 +25,14 @@ QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { sensorId timestam
 class LiveSubscriber(WSListener):
     """Subscribes once acknowledged; appends receive time minus the reading's timestamp."""
 
-    def __init__(self, token: str, query: str, variables: dict, latencies: list[float],
-                 subscribed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        token: str,
+        query: str,
+        variables: dict,
+        latencies: list[float],
+        subscribed: Callable[[], None],
+    ) -> None:
         self.token, self.query, self.variables = token, query, variables
         self.latencies, self.subscribed = latencies, subscribed
 
@@ -42,38 +48,67 @@ class LiveSubscriber(WSListener):
         start = data.find(TIMESTAMP)
         if start >= 0:
             start += len(TIMESTAMP)
-            stamp = data[start:data.index(b'"', start)].decode()
+            stamp = data[start : data.index(b'"', start)].decode()
             self.latencies.append(received - datetime.fromisoformat(stamp).timestamp())
         elif b'"connection_ack"' in data:
-            subscribe = {"id": "1", "type": "subscribe",
-                         "payload": {"query": self.query, "variables": self.variables}}
+            subscribe = {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": self.query, "variables": self.variables},
+            }
             transport.send(WSMsgType.TEXT, json.dumps(subscribe).encode())
             self.subscribed()
         else:
             print("unexpected message:", data[:200], file=sys.stderr)
 
 
-async def subscribe(url: str, token: str, query: str, variables: dict, latencies: list[float],
-                    subscribed: Callable[[], None]) -> WSTransport:
+async def subscribe(
+    url: str,
+    token: str,
+    query: str,
+    variables: dict,
+    latencies: list[float],
+    subscribed: Callable[[], None],
+) -> WSTransport:
     """Connect and subscribe; the caller disconnects the returned transport when done."""
     transport, _ = await ws_connect(
-        lambda: LiveSubscriber(token, query, variables, latencies, subscribed), url,
-        extra_headers={"Sec-WebSocket-Protocol": "graphql-transport-ws"})
+        lambda: LiveSubscriber(token, query, variables, latencies, subscribed),
+        url,
+        extra_headers={"Sec-WebSocket-Protocol": "graphql-transport-ws"},
+    )
     return transport
 
 
 def owner_token(org: uuid.UUID) -> str:
-    return jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
-                       "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+    return jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "owner",
+            "organization_id": str(org),
+            "exp": int(time.time()) + 3600,
+        },
+        JWT_SECRET,
+        algorithm="HS256",
+    )
 
 
-async def subscribe_buildings(url: str, org: uuid.UUID, buildings: Sequence[uuid.UUID], count: int,
-                              latencies: list[float]) -> list[WSTransport]:
+async def subscribe_buildings(
+    url: str, org: uuid.UUID, buildings: Sequence[uuid.UUID], count: int, latencies: list[float]
+) -> list[WSTransport]:
     """``count`` subscribers, subscriber i on building i % len(buildings)'s readingAdded, all
     subscribed (and given 2 s to be registered server-side) when this returns."""
     token, subscribed = owner_token(org), asyncio.Semaphore(0)
-    clients = [await subscribe(url, token, QUERY, {"b": str(buildings[i % len(buildings)])},
-                               latencies, subscribed.release) for i in range(count)]
+    clients = [
+        await subscribe(
+            url,
+            token,
+            QUERY,
+            {"b": str(buildings[i % len(buildings)])},
+            latencies,
+            subscribed.release,
+        )
+        for i in range(count)
+    ]
     for _ in range(count):
         await asyncio.wait_for(subscribed.acquire(), 120)
     await asyncio.sleep(2)

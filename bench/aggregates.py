@@ -60,11 +60,18 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
     org, building = uuid.uuid4(), uuid.uuid4()
     con = await asyncpg.connect(dsn)
     try:
-        ids = [r["id"] for r in await con.fetch(
-            "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
-            " model, location, unit_of_measure, sampling_interval)"
-            " SELECT $1, $2, 'W-' || i, 'COLD_WATER', 'CUMULATIVE', 'Bench', 'B', 'x', 'm3', 300"
-            " FROM generate_series(1, $3) i RETURNING id", org, building, sensors)]
+        ids = [
+            r["id"]
+            for r in await con.fetch(
+                "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
+                " model, location, unit_of_measure, sampling_interval)"
+                " SELECT $1, $2, 'W-' || i, 'COLD_WATER', 'CUMULATIVE', 'Bench', 'B', 'x', 'm3', 300"
+                " FROM generate_series(1, $3) i RETURNING id",
+                org,
+                building,
+                sensors,
+            )
+        ]
         await con.execute("ALTER TABLE readings DISABLE TRIGGER readings_rollup")
         start = END - timedelta(days=days)
         steps = days * 288
@@ -74,10 +81,42 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
             for i in range(steps):
                 value += 0.0005 + (0.002 if (i % 288) in range(84, 96) else 0.0)
                 ts = start + timedelta(minutes=5 * i)
-                records.append((sid, ts, org, building, None, value, value, None, None, "GOOD", False, None, ts))
-            await con.copy_records_to_table("readings", records=records, columns=[
-                "sensor_id", "ts", "organization_id", "building_id", "unit_id", "value", "raw_value",
-                "battery_level", "signal_strength", "quality", "is_anomaly", "anomaly_reason", "received_at"])
+                records.append(
+                    (
+                        sid,
+                        ts,
+                        org,
+                        building,
+                        None,
+                        value,
+                        value,
+                        None,
+                        None,
+                        "GOOD",
+                        False,
+                        None,
+                        ts,
+                    )
+                )
+            await con.copy_records_to_table(
+                "readings",
+                records=records,
+                columns=[
+                    "sensor_id",
+                    "ts",
+                    "organization_id",
+                    "building_id",
+                    "unit_id",
+                    "value",
+                    "raw_value",
+                    "battery_level",
+                    "signal_strength",
+                    "quality",
+                    "is_anomaly",
+                    "anomaly_reason",
+                    "received_at",
+                ],
+            )
         rows = sensors * steps
         copy_seconds = time.perf_counter() - started
         await con.execute("ALTER TABLE readings ENABLE TRIGGER readings_rollup")
@@ -86,9 +125,17 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
         await con.execute("VACUUM ANALYZE readings")
         await con.execute("VACUUM ANALYZE readings_hourly")
         await con.execute("VACUUM ANALYZE readings_hourly_building")
-        print(json.dumps({"rows": rows, "copy_seconds": round(copy_seconds, 1),
-                          "copy_rows_per_s": round(rows / copy_seconds),
-                          "rollup_build_seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "copy_seconds": round(copy_seconds, 1),
+                    "copy_rows_per_s": round(rows / copy_seconds),
+                    "rollup_build_seconds": round(time.perf_counter() - started, 1),
+                }
+            ),
+            flush=True,
+        )
         return org, building, ids
     finally:
         await con.close()
@@ -96,8 +143,10 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
 
 def stats(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
+    }
 
 
 async def main() -> None:
@@ -113,21 +162,41 @@ async def main() -> None:
         dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/koprogo_bench_agg"
         await apply_migrations(dsn)
         con = await asyncpg.connect(dsn)
-        rows = await con.fetch("SELECT id, organization_id, building_id FROM sensors ORDER BY device_id")
+        rows = await con.fetch(
+            "SELECT id, organization_id, building_id FROM sensors ORDER BY device_id"
+        )
         await con.close()
-        org, building, ids = rows[0]["organization_id"], rows[0]["building_id"], [r["id"] for r in rows]
+        org, building, ids = (
+            rows[0]["organization_id"],
+            rows[0]["building_id"],
+            [r["id"] for r in rows],
+        )
     else:
         dsn = await fresh_database("koprogo_bench_agg")
         org, building, ids = await load(dsn, args.sensors, args.days)
     port = free_port()
-    service = subprocess.Popen([sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
-                               env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"))
-    token = jwt.encode({"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org),
-                        "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
-    series = ("query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
-              " from: $f, to: $t, bucket: $b) { bucketStart consumption } }")
-    building_q = ("query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { buildingConsumption("
-                  "buildingId: $id, sensorType: COLD_WATER, from: $f, to: $t, bucket: $b) { bucketStart consumption } }")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
+        env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"),
+    )
+    token = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "owner",
+            "organization_id": str(org),
+            "exp": int(time.time()) + 3600,
+        },
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    series = (
+        "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
+        " from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
+    )
+    building_q = (
+        "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { buildingConsumption("
+        "buildingId: $id, sensorType: COLD_WATER, from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
+    )
     cases = {
         "one sensor, 7 days, hourly": (series, str(ids[0]), 7, "HOUR"),
         "one sensor, 1 year, daily": (series, str(ids[0]), 365, "DAY"),
@@ -135,8 +204,11 @@ async def main() -> None:
         "building, 1 year, monthly": (building_q, str(building), 365, "MONTH"),
     }
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             for _ in range(300):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
@@ -145,11 +217,18 @@ async def main() -> None:
                     pass
                 await asyncio.sleep(0.1)
             for name, (query, target, days, bucket) in cases.items():
-                variables = {"id": target, "f": (END - timedelta(days=days)).isoformat(), "t": END.isoformat(), "b": bucket}
+                variables = {
+                    "id": target,
+                    "f": (END - timedelta(days=days)).isoformat(),
+                    "t": END.isoformat(),
+                    "b": bucket,
+                }
                 samples = []
                 for _ in range(args.requests):
                     started = time.perf_counter()
-                    body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+                    body = (
+                        await client.post("/graphql", json={"query": query, "variables": variables})
+                    ).json()
                     samples.append(time.perf_counter() - started)
                     assert "errors" not in body, body
                 print(json.dumps({"query": name, "graphql": stats(samples)}), flush=True)
@@ -160,7 +239,14 @@ async def main() -> None:
             await con.fetch(RAW_BUILDING, building, END - timedelta(days=30), END)
             samples.append(time.perf_counter() - started)
         await con.close()
-        print(json.dumps({"query": "building, 30 days, daily, from raw readings in SQL", "sql": stats(samples)}))
+        print(
+            json.dumps(
+                {
+                    "query": "building, 30 days, daily, from raw readings in SQL",
+                    "sql": stats(samples),
+                }
+            )
+        )
     finally:
         service.terminate()
         service.wait(20)

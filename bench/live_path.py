@@ -33,11 +33,23 @@ SUBSCRIPTION = "subscription($b: ID) { readingAdded(buildingId: $b) { timestamp 
 
 def reading(org: uuid.UUID, building: uuid.UUID, now: datetime) -> dict:
     return {
-        "sensorId": str(uuid.uuid4()), "organizationId": str(org), "buildingId": str(building),
-        "unitId": None, "deviceId": "probe", "sensorType": "TEMPERATURE", "readingKind": "INSTANTANEOUS",
-        "timestamp": now.isoformat(), "value": 1.0, "rawValue": 1.0, "unitOfMeasure": "°C",
-        "batteryLevel": None, "signalStrength": None, "quality": "GOOD", "isAnomaly": False,
-        "anomalyReason": None, "receivedAt": now.isoformat(),
+        "sensorId": str(uuid.uuid4()),
+        "organizationId": str(org),
+        "buildingId": str(building),
+        "unitId": None,
+        "deviceId": "probe",
+        "sensorType": "TEMPERATURE",
+        "readingKind": "INSTANTANEOUS",
+        "timestamp": now.isoformat(),
+        "value": 1.0,
+        "rawValue": 1.0,
+        "unitOfMeasure": "°C",
+        "batteryLevel": None,
+        "signalStrength": None,
+        "quality": "GOOD",
+        "isAnomaly": False,
+        "anomalyReason": None,
+        "receivedAt": now.isoformat(),
     }
 
 
@@ -49,17 +61,31 @@ async def main() -> None:
     await apply_migrations(DSN)
     server, task, running = await start_server(make_settings(DSN))
     org, building = uuid.uuid4(), uuid.uuid4()
-    claims = {"sub": str(uuid.uuid4()), "role": "owner", "organization_id": str(org), "exp": int(time.time()) + 600}
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "owner",
+        "organization_id": str(org),
+        "exp": int(time.time()) + 600,
+    }
     token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
     latencies = []
     async with (
         websockets.connect(running.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
         Hub("redis://127.0.0.1:6379/0") as publisher,
     ):
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
         await ws.recv()
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": SUBSCRIPTION, "variables": {"b": str(building)}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIPTION, "variables": {"b": str(building)}},
+                }
+            )
+        )
         await asyncio.sleep(0.5)  # the subscription registers server-side
         for _ in range(100):
             now = datetime.now(UTC)

@@ -50,12 +50,18 @@ def percentile(values: list[float], q: float) -> float:
 def publish_elsewhere(port: int, topics: list[str], rate: float, seconds: float) -> int:
     """Run the publisher in a process of its own: in this one it would share the GIL with the
     websocket clients, and its timestamps (taken before the actual send) would run early."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         return pool.submit(publisher, port, topics, rate, seconds, None).result()
 
 
-def publisher(port: int, topics: list[str], rate: float, seconds: float, stop: threading.Event | None) -> int:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-live-{uuid.uuid4().hex[:6]}")
+def publisher(
+    port: int, topics: list[str], rate: float, seconds: float, stop: threading.Event | None
+) -> int:
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=f"bench-live-{uuid.uuid4().hex[:6]}"
+    )
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -83,20 +89,31 @@ async def run_case(args, subscribers: int) -> dict:
         "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
         " model, location, unit_of_measure, sampling_interval) VALUES ($1, $2, $3, 'TEMPERATURE',"
         " 'INSTANTANEOUS', 'Bench', 'B', 'x', '°C', 60)",
-        [(org, buildings[i % len(buildings)], f"L-{i:05d}") for i in range(args.sensors)])
+        [(org, buildings[i % len(buildings)], f"L-{i:05d}") for i in range(args.sensors)],
+    )
     await con.close()
     # Sensor j is in building j % B; reading n comes from sensor n % S.
-    topics = [f"koprogo/{org}/{buildings[i % len(buildings)]}/L-{i:05d}/readings"
-              for i in range(args.sensors)]
+    topics = [
+        f"koprogo/{org}/{buildings[i % len(buildings)]}/L-{i:05d}/readings"
+        for i in range(args.sensors)
+    ]
     http_port = free_port()
+
     def serve(http: int, ingest: bool) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(http)],
-            env=service_env(dsn, f"mqtt://127.0.0.1:{port}", REDIS_URL=args.redis,
-                            KOPROGO_INGEST="true" if ingest else "false", KOPROGO_NOTIFY="false",
-                            KOPROGO_RATE_LIMIT="1000000", KOPROGO_RATE_BURST="1000000",
-                            KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}",
-                            KOPROGO_MQTT_PROTOCOL=args.protocol))
+            env=service_env(
+                dsn,
+                f"mqtt://127.0.0.1:{port}",
+                REDIS_URL=args.redis,
+                KOPROGO_INGEST="true" if ingest else "false",
+                KOPROGO_NOTIFY="false",
+                KOPROGO_RATE_LIMIT="1000000",
+                KOPROGO_RATE_BURST="1000000",
+                KOPROGO_MQTT_CLIENT_ID=f"bench-live-{uuid.uuid4().hex[:6]}",
+                KOPROGO_MQTT_PROTOCOL=args.protocol,
+            ),
+        )
 
     # --split: the deployment of k8s/: an ingesting replica and an API-only replica holding the
     # websockets, each a process of its own; otherwise one process does both.
@@ -108,8 +125,9 @@ async def run_case(args, subscribers: int) -> dict:
     try:
         await wait_healthy(f"http://127.0.0.1:{http_port}")
         latencies: list[float] = []
-        clients = await subscribe_buildings(f"ws://127.0.0.1:{http_port}/graphql", org, buildings,
-                                            subscribers, latencies)
+        clients = await subscribe_buildings(
+            f"ws://127.0.0.1:{http_port}/graphql", org, buildings, subscribers, latencies
+        )
         watched = {"broker": broker.pid, **{f"service{i}": s.pid for i, s in enumerate(services)}}
         cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         cpu_before |= {"postgres": postgres_cpu_seconds(), "clients": time.process_time()}
@@ -123,15 +141,19 @@ async def run_case(args, subscribers: int) -> dict:
         # Where the time goes: batches and their processing time, as the ingestor saw them...
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://127.0.0.1:{ingest_port}/metrics")).text
-        batch = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
-                 if line.startswith("koprogo_ingest_batch_seconds_")}
+        batch = {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith("koprogo_ingest_batch_seconds_")
+        }
         batches = batch["koprogo_ingest_batch_seconds_count"]
         # ...and publish -> start of the storing transaction, per reading.
         con = await asyncpg.connect(dsn)
         to_store = await con.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - ts)) AS p50,"
             " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - ts)) AS p99"
-            " FROM readings")
+            " FROM readings"
+        )
         await con.close()
         for client in clients:
             client.disconnect()
@@ -140,15 +162,24 @@ async def run_case(args, subscribers: int) -> dict:
         for n in range(sent):
             per_building[(n % args.sensors) % len(buildings)] += 1
         expected = sum(per_building[i % len(buildings)] for i in range(subscribers))
-        return {"subscribers": subscribers, "readings_published": sent,
-                "deliveries": len(latencies), "expected_deliveries": expected,
-                "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
-                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-                "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
-                "publish_to_store_ms": [round(to_store["p50"] * 1000, 1), round(to_store["p99"] * 1000, 1)],
-                "batches": int(batches),
-                "batch_ms_mean": round(batch["koprogo_ingest_batch_seconds_sum"] / max(batches, 1) * 1000, 1),
-                "cpu_s": cpu}
+        return {
+            "subscribers": subscribers,
+            "readings_published": sent,
+            "deliveries": len(latencies),
+            "expected_deliveries": expected,
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+            "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
+            "publish_to_store_ms": [
+                round(to_store["p50"] * 1000, 1),
+                round(to_store["p99"] * 1000, 1),
+            ],
+            "batches": int(batches),
+            "batch_ms_mean": round(
+                batch["koprogo_ingest_batch_seconds_sum"] / max(batches, 1) * 1000, 1
+            ),
+            "cpu_s": cpu,
+        }
     finally:
         for service in services:
             service.terminate()
@@ -162,11 +193,19 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="readings per second in all")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--buildings", type=int, default=100)
-    parser.add_argument("--sensors", type=int, default=1000,
-                        help="spread over the buildings; each reports rate/sensors readings/s")
+    parser.add_argument(
+        "--sensors",
+        type=int,
+        default=1000,
+        help="spread over the buildings; each reports rate/sensors readings/s",
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"], help="the ingestor's MQTT")
-    parser.add_argument("--split", action="store_true", help="ingest and serve websockets in two processes")
+    parser.add_argument(
+        "--protocol", default="5", choices=["5", "3.1.1"], help="the ingestor's MQTT"
+    )
+    parser.add_argument(
+        "--split", action="store_true", help="ingest and serve websockets in two processes"
+    )
     args = parser.parse_args()
     await report_cases(args.subscribers, lambda n: run_case(args, n))
 

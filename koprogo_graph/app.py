@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -28,6 +29,7 @@ from .realtime.shared import SharedStreams
 from .schema import build_schema
 from .schema.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
 from .schema.view import GraphQLView
+from .schema.websockets import ConnectionCounter
 from .store.db import Database, open_database
 
 __all__ = ["SERVER_OPTIONS", "create_app"]
@@ -125,6 +127,8 @@ def create_app(
                 "broadcast": broadcast,
                 "live": live,
                 "limiter": limiter,
+                "ws_addresses": ConnectionCounter(settings.ws_max_per_address),
+                "ws_users": ConnectionCounter(settings.ws_max_per_user),
             }
             tasks.cancel_scope.cancel()
 
@@ -137,7 +141,10 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     graphql = GraphQLView(
-        build_schema(), graphql_ide="graphiql", max_subscriptions_per_connection=MAX_SUBSCRIPTIONS
+        build_schema(),
+        graphql_ide="graphiql",
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
     )
     return Starlette(
         routes=[

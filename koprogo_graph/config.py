@@ -105,6 +105,9 @@ class Settings:
     rate_limit: float = 1.0
     rate_burst: float = 10.0
     webhook_allow_private: bool = False
+    ws_max_per_address: int = 500
+    ws_max_per_user: int = 20
+    ws_init_timeout_seconds: float = 10.0
     api_rate_limit: float = 20.0
     api_rate_burst: float = 100.0
     reminder_seconds: float = 3600.0
@@ -189,6 +192,9 @@ class Settings:
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
             notify=_bool(env, "KOPROGO_NOTIFY", True),
             webhook_allow_private=_bool(env, "KOPROGO_WEBHOOK_ALLOW_PRIVATE", False),
+            ws_max_per_address=int(_number(env, "KOPROGO_WS_MAX_PER_ADDRESS", 500, 1, 1_000_000)),
+            ws_max_per_user=int(_number(env, "KOPROGO_WS_MAX_PER_USER", 20, 1, 100_000)),
+            ws_init_timeout_seconds=_number(env, "KOPROGO_WS_INIT_TIMEOUT_SECONDS", 10, 0.1, 3600),
             notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
             reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),

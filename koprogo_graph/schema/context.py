@@ -46,6 +46,7 @@ class Context:
     # Called by a subscription once events can reach it (see realtime/shared.py).
     live_ready: Callable[[], None] | None = None
     closer: asyncio.Task[None] | None = field(default=None, repr=False)  # see view.py
+    counted_user: uuid.UUID | None = None  # a websocket counted against this user (view.py)
     # Set by a subscription when events may have been lost (Redis came back): its next result
     # says so to the client (schema/live.py).
     missed_events: bool = False

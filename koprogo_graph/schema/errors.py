@@ -15,6 +15,7 @@ import re
 from graphql import ArgumentNode, DocumentNode, GraphQLError, Node, ObjectFieldNode, visit
 from graphql.language import Visitor
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 __all__ = ["ErrorCodes", "is_expected"]
 
@@ -25,11 +26,15 @@ _AT_PATH = re.compile(r"\bat '?\.?([\w.\[\]]+)'?")
 _NAMED = re.compile(r"(?:[Aa]rgument|[Ff]ield|[Vv]ariable) '\$?([\w.]+)'")
 
 
+# Strawberry's own refusals of what the client asked (a query on a subscriptions-only transport).
+_CLIENT_MISTAKES = (InvalidOperationTypeError, CannotGetOperationTypeError)
+
+
 def is_expected(error: GraphQLError) -> bool:
     """True for errors the client caused or is meant to see."""
     # graphql-core reports bad variables as a GraphQLError wrapping another GraphQLError.
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
+    return original is None or isinstance(original, (GraphQLError, *_CLIENT_MISTAKES))
 
 
 class _FindField(Visitor):
@@ -76,6 +81,11 @@ class ErrorCodes(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         document = getattr(self.execution_context, "graphql_document", None)
         for error in errors:
+            if isinstance(error.original_error, InvalidOperationTypeError):
+                error.message = (
+                    f"{error.original_error.operation_type.value} operations are not served "
+                    "here: subscriptions over websockets, queries and mutations over HTTP"
+                )
             if is_expected(error) and "code" not in (error.extensions or {}):
                 extensions = {"code": "BAD_USER_INPUT"}
                 if field := _field_name(error, document):

@@ -20,6 +20,7 @@ from ..errors import KoprogoError
 from .context import Context
 from .limits import MAX_QUERY_CHARS
 from .live import encode_message
+from .websockets import ConnectionCounter, LegacyGraphQLWSHandler
 
 __all__ = ["GraphQLView"]
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -58,21 +61,40 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Response | WebSocket:
         if not isinstance(request, WebSocket) or context is not UNSET:
             return await super().run(request, context, root_value)
+        addresses: ConnectionCounter | None = getattr(request.state, "ws_addresses", None)
+        address = request.client.host if request.client else "?"
+        if addresses is not None and not addresses.enter(address):
+            log.info("websocket refused: too many connections from one address")
+            await request.close(code=1013, reason="Too many connections")  # before accept: 403
+            return request
         context = await self.get_context(request, request)
         try:
             return await super().run(request, context, root_value)
         finally:
             if context.closer is not None:  # the connection ended before its token
                 context.closer.cancel()
+            if addresses is not None:
+                addresses.leave(address)
+            if context.counted_user is not None:
+                request.state.ws_users.leave(context.counted_user)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Refuse (close 4403) a websocket whose connection_init carries no valid token."""
+        """Refuse (close 4403) a websocket whose connection_init carries no valid token, or
+        whose user already holds as many connections as allowed."""
         try:
-            context.viewer.org()
+            viewer = context.viewer
+            viewer.org()
         except KoprogoError as exc:
             log.info("websocket refused: %s", exc.message)
             raise ConnectionRejectionError({"message": exc.message}) from None
-        context.closer = asyncio.create_task(_close_at_expiry(context))
+        users: ConnectionCounter | None = getattr(context.request.state, "ws_users", None)
+        if context.counted_user is None and users is not None:
+            if not users.enter(viewer.user_id):
+                log.info("websocket refused: too many connections for one user")
+                raise ConnectionRejectionError({"message": "Too many connections for this user"})
+            context.counted_user = viewer.user_id
+        if context.closer is None:
+            context.closer = asyncio.create_task(_close_at_expiry(context))
         return await super().on_ws_connect(context)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -303,13 +305,17 @@ async def test_thirty_aliases_of_the_longest_series_are_refused_unexecuted(graph
 
 @pytest.fixture
 async def strict_server(database_url: str) -> AsyncIterator[RunningServer]:
-    """A production-mode API with a tiny per-viewer rate (5 requests, then one per 100 s)."""
+    """A production-mode API with tiny limits: 5 requests per viewer (then one per 100 s), 4
+    websockets per address, 2 per user, 0.3 s to send connection_init."""
     settings = make_settings(
         database_url,
         KOPROGO_ENV="production",
         KOPROGO_JWT_SECRET="integration-tests-secret-0123456789abcdef",
         KOPROGO_API_RATE_LIMIT="0.01",
         KOPROGO_API_RATE_BURST="5",
+        KOPROGO_WS_MAX_PER_ADDRESS="4",
+        KOPROGO_WS_MAX_PER_USER="2",
+        KOPROGO_WS_INIT_TIMEOUT_SECONDS="0.3",
     )
     srv, task, running = await start_server(settings)
     yield running
@@ -359,3 +365,84 @@ async def test_a_webhook_to_an_internal_address_is_refused(graphql, token, url):
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["extensions"]["field"] == "webhookUrl"
     assert url not in body["errors"][0]["message"]
+
+
+# --- 6. Websocket connections --------------------------------------------------------------------
+
+
+def legacy(server: RunningServer, **options):
+    return websockets.connect(server.ws_url, subprotocols=["graphql-ws"], **options)
+
+
+async def legacy_init(ws, bearer: str | None) -> dict:
+    payload = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+    return json.loads(await ws.recv())
+
+
+async def closed_with(ws) -> int:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await ws.recv()
+    return closed.value.rcvd.code
+
+
+async def test_legacy_connections_without_init_are_closed_like_the_modern_protocol(strict_server):
+    for protocol in ("graphql-ws", "graphql-transport-ws"):
+        async with websockets.connect(strict_server.ws_url, subprotocols=[protocol]) as ws:
+            assert await closed_with(ws) == 4408
+
+
+async def test_a_bad_token_on_the_legacy_protocol_closes_with_4403(server, token):
+    for bearer in (None, "not-a-token", token(uuid.uuid4(), expires_in=-10)):
+        async with legacy(server) as ws:
+            refused = await legacy_init(ws, bearer)
+            assert refused["type"] == "connection_error"
+            assert await closed_with(ws) == 4403
+
+
+async def test_the_legacy_protocol_answers_queries_and_malformed_messages_cleanly(
+    server, token, caplog
+):
+    caplog.set_level(logging.INFO)
+    async with legacy(server) as ws:
+        assert (await legacy_init(ws, token(uuid.uuid4())))["type"] == "connection_ack"
+        for message in (
+            {"id": "1", "type": "start", "payload": {"query": "{ me { role } }"}},
+            {"id": "2", "type": "start"},
+            {"id": "3", "type": "start", "payload": {"query": 12}},
+            {"type": "start", "payload": {"query": "subscription { readingAdded { value } }"}},
+            [1, 2, 3],
+            {"type": 5},
+        ):
+            await ws.send(json.dumps(message))
+            answer = json.loads(await ws.recv())
+            assert answer["type"] == "error", (message, answer)
+            assert answer["payload"]["extensions"]["code"] == "BAD_USER_INPUT"
+        # Still serving: a real subscription is accepted.
+        await ws.send(json.dumps({"id": "9", "type": "stop"}))
+        await ws.send(json.dumps({"type": "connection_terminate"}))
+        assert await closed_with(ws) == 1000
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_websockets_are_capped_per_user_and_per_address(strict_server, token):
+    user = uuid.uuid4()
+    bearer = token(uuid.uuid4(), user_id=user)
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            ws = await stack.enter_async_context(legacy(strict_server))
+            assert (await legacy_init(ws, bearer))["type"] == "connection_ack"
+        third = await stack.enter_async_context(legacy(strict_server))
+        refused = await legacy_init(third, bearer)
+        assert refused == {
+            "type": "connection_error",
+            "payload": {"message": "Too many connections for this user"},
+        }
+        assert await closed_with(third) == 4403
+        # Two open, one closed: two more from this address fill it; the fifth is refused.
+        for _ in range(2):
+            await stack.enter_async_context(legacy(strict_server))
+        with pytest.raises(websockets.InvalidStatus) as refused_handshake:
+            await stack.enter_async_context(legacy(strict_server))
+        assert refused_handshake.value.response.status_code == 403
