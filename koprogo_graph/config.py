@@ -108,6 +108,7 @@ class Settings:
     ws_max_per_address: int = 500
     ws_max_per_user: int = 20
     ws_init_timeout_seconds: float = 10.0
+    introspection: bool = True  # for anonymous clients too (production: for viewers only)
     api_rate_limit: float = 20.0
     api_rate_burst: float = 100.0
     reminder_seconds: float = 3600.0
@@ -192,6 +193,7 @@ class Settings:
             max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
             notify=_bool(env, "KOPROGO_NOTIFY", True),
             webhook_allow_private=_bool(env, "KOPROGO_WEBHOOK_ALLOW_PRIVATE", False),
+            introspection=_bool(env, "KOPROGO_INTROSPECTION", environment != "production"),
             ws_max_per_address=int(_number(env, "KOPROGO_WS_MAX_PER_ADDRESS", 500, 1, 1_000_000)),
             ws_max_per_user=int(_number(env, "KOPROGO_WS_MAX_PER_USER", 20, 1, 100_000)),
             ws_init_timeout_seconds=_number(env, "KOPROGO_WS_INIT_TIMEOUT_SECONDS", 10, 0.1, 3600),

@@ -24,6 +24,7 @@ from ..resolvers.subscriptions import LiveSubscription
 from .context import Context
 from .errors import ErrorCodes, is_expected
 from .executor import Executor
+from .exposure import SchemaExposure
 from .limits import ParseOnce, RequestBudget, check_query_size
 from .live import after_gap, shared_key, shared_results
 
@@ -121,6 +122,7 @@ def build_schema(executor: type = Executor) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             ParseOnce,
+            SchemaExposure,
             lambda: RequestBudget(_limiter_and_key),
             ErrorCodes,
         ],

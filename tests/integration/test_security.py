@@ -446,3 +446,36 @@ async def test_websockets_are_capped_per_user_and_per_address(strict_server, tok
         with pytest.raises(websockets.InvalidStatus) as refused_handshake:
             await stack.enter_async_context(legacy(strict_server))
         assert refused_handshake.value.response.status_code == 403
+
+
+# --- 7. Introspection and suggestions in production -------------------------------------------
+
+
+async def test_production_hides_the_schema_from_anonymous_clients_only(strict_server, token):
+    introspection = "{ __schema { queryType { name } } }"
+    misspelt = "{ sensorz { totalCount } }"
+    async with httpx.AsyncClient(base_url=strict_server.url) as client:
+
+        async def ask(query: str, bearer: str | None) -> dict:
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            return (await client.post("/graphql", json={"query": query}, headers=headers)).json()
+
+        anonymous = await ask(introspection, None)
+        assert anonymous.get("data") is None
+        assert set(error_codes(anonymous)) == {"BAD_USER_INPUT"}
+        assert "introspection" in anonymous["errors"][0]["message"].lower()
+        typo = await ask(misspelt, None)
+        assert "Did you mean" not in typo["errors"][0]["message"]
+
+        bearer = token(uuid.uuid4())
+        viewer = await ask(introspection, bearer)
+        assert viewer["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+        assert "Did you mean" in (await ask(misspelt, bearer))["errors"][0]["message"]
+        # GraphiQL itself is served: a partner pastes a token in its header editor.
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+
+
+async def test_development_and_tests_keep_introspection_open(graphql):
+    body = await graphql("{ __schema { queryType { name } } }")
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
