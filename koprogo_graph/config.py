@@ -104,6 +104,8 @@ class Settings:
     max_page_size: int = 500
     rate_limit: float = 1.0
     rate_burst: float = 10.0
+    reading_rate_limit: float = 10.0
+    reading_rate_burst: float = 1_000.0
     webhook_allow_private: bool = False
     ws_max_per_address: int = 500
     ws_max_per_user: int = 20
@@ -201,6 +203,8 @@ class Settings:
             reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
             rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
+            reading_rate_limit=_number(env, "KOPROGO_READING_RATE_LIMIT", 10.0, 0.001, 1_000_000),
+            reading_rate_burst=_number(env, "KOPROGO_READING_RATE_BURST", 1_000.0, 1, 10_000_000),
             api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
             api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
         )

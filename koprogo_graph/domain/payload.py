@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypedDict
 
+from .sensors import MAX_READING_VALUE
+
 __all__ = [
     "MAX_ITEMS",
     "MAX_PAYLOAD_BYTES",
@@ -50,6 +52,7 @@ class RejectReason(StrEnum):
     INVALID_JSON = "invalid_json"
     INVALID_FIELDS = "invalid_fields"
     NON_FINITE = "non_finite_value"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
     NEGATIVE_CUMULATIVE = "negative_cumulative"
     BATTERY_OUT_OF_RANGE = "battery_out_of_range"
     SIGNAL_OUT_OF_RANGE = "signal_out_of_range"
@@ -121,8 +124,10 @@ def _parse_item(item: Any, now: datetime, retention: timedelta) -> DeviceReading
     value = item.get("value")
     if not _is_number(value):
         return Rejection(RejectReason.INVALID_FIELDS, "value must be a number")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return Rejection(RejectReason.NON_FINITE, "value is not finite")
+    if not -MAX_READING_VALUE <= value <= MAX_READING_VALUE:  # exact for any int, however large
+        return Rejection(RejectReason.VALUE_OUT_OF_RANGE, f"|value| is above {MAX_READING_VALUE:g}")
     stamp = item.get("timestamp")
     if not isinstance(stamp, str) or len(stamp) > 40:
         return Rejection(RejectReason.INVALID_FIELDS, "timestamp must be an RFC 3339 string")
@@ -167,4 +172,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_integral(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value) and float(value).is_integer()
+    # An int compares exactly whatever its size; float() of 10**400 would overflow.
+    if isinstance(value, int):
+        return not isinstance(value, bool)
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()

@@ -9,7 +9,7 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    """Token buckets keyed by sensor, refilled at ``rate`` tokens/s up to ``burst``.
+    """Token buckets keyed by sensor (or viewer), refilled at ``rate`` tokens/s up to ``burst``.
 
     Memory is bounded: the least recently seen keys are forgotten beyond ``max_keys`` (a
     forgotten key starts again with a full bucket, which only errs on the lenient side).
@@ -23,12 +23,13 @@ class RateLimiter:
         self.max_keys = max_keys
         self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
-    def allow(self, key: Hashable, now: float) -> bool:
-        """Take one token for ``key`` at time ``now`` (seconds, monotonic); False if none left."""
+    def allow(self, key: Hashable, now: float, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens for ``key`` at time ``now`` (seconds, monotonic); False (and
+        nothing taken) if there are not that many left."""
         tokens, last = self._buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
-        allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        allowed = tokens >= cost
+        self._buckets[key] = (tokens - cost if allowed else tokens, now)
         if len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
         return allowed

@@ -7,6 +7,8 @@ import uuid
 from enum import StrEnum
 
 __all__ = [
+    "MAX_CALIBRATION_FACTOR",
+    "MAX_READING_VALUE",
     "MAX_SAMPLING_INTERVAL",
     "MIN_SAMPLING_INTERVAL",
     "ReadingKind",
@@ -15,6 +17,7 @@ __all__ = [
     "SensorType",
     "check_calibration_factor",
     "check_device_id",
+    "check_optional_text",
     "check_sampling_interval",
     "check_text",
     "check_thresholds",
@@ -25,6 +28,10 @@ __all__ = [
 
 MIN_SAMPLING_INTERVAL = 10
 MAX_SAMPLING_INTERVAL = 86_400
+# No meter or gauge reads beyond this (a year of a district's energy in Wh is less); the
+# readings table refuses it too, so that no sum over readings can overflow.
+MAX_READING_VALUE = 1e12
+MAX_CALIBRATION_FACTOR = 1e6
 
 
 class SensorType(StrEnum):
@@ -116,8 +123,11 @@ def check_sampling_interval(seconds: int) -> int:
 
 
 def check_calibration_factor(factor: float) -> float:
-    if not math.isfinite(factor) or factor <= 0:
-        raise SensorFieldError("calibrationFactor", "must be a finite number greater than 0")
+    if not math.isfinite(factor) or not 0 < factor <= MAX_CALIBRATION_FACTOR:
+        raise SensorFieldError(
+            "calibrationFactor",
+            f"must be a number greater than 0 and at most {MAX_CALIBRATION_FACTOR:g}",
+        )
     return factor
 
 
@@ -130,9 +140,16 @@ def check_text(field: str, value: str, *, max_length: int = 200) -> str:
     return stripped
 
 
+def check_optional_text(field: str, value: str | None, *, max_length: int) -> str | None:
+    """Optional free text: None stays None, blank becomes None, too long is refused."""
+    if value is None or not value.strip():
+        return None
+    return check_text(field, value, max_length=max_length)
+
+
 def check_thresholds(low: float | None, high: float | None) -> None:
     for name, value in (("alertThresholdMin", low), ("alertThresholdMax", high)):
-        if value is not None and not math.isfinite(value):
-            raise SensorFieldError(name, "must be a finite number")
+        if value is not None and not (math.isfinite(value) and abs(value) <= MAX_READING_VALUE):
+            raise SensorFieldError(name, f"must be a number between ±{MAX_READING_VALUE:g}")
     if low is not None and high is not None and low > high:
         raise SensorFieldError("alertThresholdMin", "must not be greater than alertThresholdMax")

@@ -20,6 +20,7 @@ from ..domain.payload import DeviceReading, Rejection, RejectReason, parse_paylo
 from ..domain.quality import grade
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
+from ..domain.sensors import MAX_READING_VALUE
 from ..store import readings as readings_store
 from ..store import rejections as rejections_store
 from ..store.db import Database, is_transient
@@ -70,11 +71,14 @@ class Pipeline:
         registry: SensorRegistry,
         limiter: RateLimiter,
         *,
+        reading_limiter: RateLimiter | None = None,
         retention: timedelta = RETENTION,
     ) -> None:
         self.db = db
         self.registry = registry
-        self.limiter = limiter
+        self.limiter = limiter  # messages per sensor
+        # Readings per sensor: a buffered array may hold many, but not without end.
+        self.reading_limiter = reading_limiter or RateLimiter(rate=10.0, burst=1_000.0)
         self.retention = retention
 
     async def resolve(self, messages: Sequence[Incoming]) -> dict[tuple, SensorInfo | None]:
@@ -121,12 +125,28 @@ class Pipeline:
             return self._reject(
                 plan, m, Rejection(RejectReason.RATE_LIMITED, "more than the sensor's rate")
             )
-        for item in parse_payload(m.payload, now=m.received_at, retention=self.retention):
+        items = parse_payload(m.payload, now=m.received_at, retention=self.retention)
+        readings = sum(isinstance(item, DeviceReading) for item in items)
+        if readings and not self.reading_limiter.allow(info.id, m.received_mono, readings):
+            return self._reject(
+                plan,
+                m,
+                Rejection(
+                    RejectReason.RATE_LIMITED, f"{readings} readings: more than the sensor's rate"
+                ),
+            )
+        for item in items:
             if isinstance(item, Rejection):
                 self._reject(plan, m, item)
             elif info.reading_kind == "CUMULATIVE" and item.raw_value < 0:
                 self._reject(
                     plan, m, Rejection(RejectReason.NEGATIVE_CUMULATIVE, f"{item.raw_value:g}")
+                )
+            elif abs(item.raw_value * info.calibration_factor) > MAX_READING_VALUE:
+                self._reject(
+                    plan,
+                    m,
+                    Rejection(RejectReason.VALUE_OUT_OF_RANGE, "calibrated value above 1e+12"),
                 )
             else:
                 self._accept(plan, info, item)

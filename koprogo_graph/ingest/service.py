@@ -50,7 +50,12 @@ class Ingestor:
         self.options = options or IngestOptions()
         self.registry = SensorRegistry()
         self.pipeline = Pipeline(
-            db, self.registry, RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst)
+            db,
+            self.registry,
+            RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst),
+            reading_limiter=RateLimiter(
+                rate=settings.reading_rate_limit, burst=settings.reading_rate_burst
+            ),
         )
         # Live events wait here; if publishing lags, the oldest batches are dropped (counted),
         # never the ingestor slowed.

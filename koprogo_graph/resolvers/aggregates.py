@@ -10,7 +10,7 @@ import strawberry
 
 from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
 from ..domain.consumption import fill as fill_gaps
-from ..domain.sensors import SensorType
+from ..domain.sensors import MAX_READING_VALUE, SensorType
 from ..errors import BadUserInput, NotFound
 from ..schema.aggregates import (
     ConsumptionBucket,
@@ -193,8 +193,12 @@ class AggregateMutation:
         viewer = info.context.viewer
         org = viewer.require_manager()
         sid = parse_id(input.sensor_id, "sensorId")
-        if not math.isfinite(input.value) or input.value < 0:
-            raise BadUserInput("value", "must be a finite index, 0 or more")
+        if not math.isfinite(input.value) or not 0 <= input.value <= MAX_READING_VALUE:
+            raise BadUserInput("value", f"must be an index between 0 and {MAX_READING_VALUE:g}")
+        if not input.source.strip() or len(input.source) > 50:
+            raise BadUserInput("source", "must be 1 to 50 characters")
+        if input.note is not None and len(input.note) > 2000:
+            raise BadUserInput("note", "must be at most 2000 characters")
         if input.read_at.tzinfo is None:
             raise BadUserInput("readAt", "needs a time zone offset")
         async with info.context.db.tenant(org) as con:
@@ -206,7 +210,7 @@ class AggregateMutation:
                 sid,
                 input.read_at,
                 input.value,
-                input.source[:50],
+                input.source.strip(),
                 input.note,
                 viewer.user_id,
             )

@@ -120,7 +120,9 @@ def _new_sensor_row(data: CreateSensorInput, prefix: str = "") -> dict[str, Any]
             "reading_kind": (data.reading_kind or domain.default_reading_kind(data.type)).value,
             "manufacturer": domain.check_text("manufacturer", data.manufacturer),
             "model": domain.check_text("model", data.model),
-            "firmware_version": data.firmware_version,
+            "firmware_version": domain.check_optional_text(
+                "firmwareVersion", data.firmware_version, max_length=64
+            ),
             "location": domain.check_text("location", data.location),
             "floor": data.floor,
             "unit_of_measure": domain.check_text(
@@ -148,6 +150,9 @@ def _changes(data: UpdateSensorInput) -> dict[str, Any]:
         "device_id": domain.check_device_id,
         "manufacturer": lambda v: domain.check_text("manufacturer", v),
         "model": lambda v: domain.check_text("model", v),
+        "firmware_version": lambda v: domain.check_optional_text(
+            "firmwareVersion", v, max_length=64
+        ),
         "location": lambda v: domain.check_text("location", v),
         "unit_of_measure": lambda v: domain.check_text("unitOfMeasure", v, max_length=20),
         "sampling_interval": domain.check_sampling_interval,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     EnumValueNode,
     ExecutionResult,
@@ -23,13 +24,17 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
     ValueNode,
     VariableNode,
+    Visitor,
     get_operation_ast,
     parse,
+    visit,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -238,9 +243,63 @@ def operation_cost(
     return walk(operation.selection_set, 0)
 
 
+MAX_STRING_CHARS = 10_000  # no argument of ours is longer; each field has its own, smaller bound
+
+
+def _bad_text(value: str) -> str | None:
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if len(value) > MAX_STRING_CHARS:
+        return f"must be at most {MAX_STRING_CHARS} characters"
+    return None
+
+
+def _field(path: str) -> str:
+    """A field as resolvers name it: an input object's fields without ``input.``."""
+    return path.removeprefix("input.")
+
+
+def _check_json(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if problem := _bad_text(value):
+            raise BadUserInput(_field(path), problem)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{path}[{i}]")
+
+
+def _check_value(node: ValueNode, path: str, variables: dict[str, Any]) -> None:
+    if isinstance(node, VariableNode):
+        _check_json(variables.get(node.name.value), path)
+    elif isinstance(node, StringValueNode):
+        if problem := _bad_text(node.value):
+            raise BadUserInput(_field(path), problem)
+    elif isinstance(node, ObjectValueNode):
+        for field in node.fields:
+            _check_value(field.value, f"{path}.{field.name.value}", variables)
+    elif isinstance(node, ListValueNode):
+        for i, item in enumerate(node.values):
+            _check_value(item, f"{path}[{i}]", variables)
+
+
+def check_text_inputs(document: DocumentNode, variables: dict[str, Any] | None) -> None:
+    """BAD_USER_INPUT naming the argument (as in ``input.note``) of any text that holds a NUL
+    character (PostgreSQL text cannot) or exceeds every bound of ours, before any resolver."""
+    given = variables or {}
+
+    class Arguments(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+            _check_value(node.value, node.name.value, given)
+
+    visit(document, Arguments())
+
+
 class RequestBudget(SchemaExtension):
-    """Refuse, before execution, an operation over ``MAX_COST`` (BAD_USER_INPUT on ``query``) or
-    beyond its viewer's rate (RATE_LIMITED). ``limiter_for`` gives the process's limiter and the
+    """Refuse, before execution, an operation beyond its viewer's rate (RATE_LIMITED), with a
+    text no field accepts, or over ``MAX_COST`` (BAD_USER_INPUT on ``query``). ``limiter_for`` gives the process's limiter and the
     caller's key (the viewer's user id, else the client address)."""
 
     def __init__(self, limiter_for: Callable[[Any], tuple[RateLimiter, str] | None]) -> None:
@@ -255,6 +314,11 @@ class RequestBudget(SchemaExtension):
 
     def _refusal(self) -> GraphQLError | None:
         context = self.execution_context
+        if context.graphql_document is not None:
+            try:
+                check_text_inputs(context.graphql_document, context.variables)
+            except BadUserInput as error:
+                return error
         keyed = self.limiter_for(context.context)
         if keyed is not None:
             limiter, key = keyed

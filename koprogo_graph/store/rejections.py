@@ -8,9 +8,11 @@ from typing import NamedTuple
 
 import asyncpg
 
-__all__ = ["KEEP_PER_ORGANIZATION", "RejectionRow", "insert", "latest"]
+__all__ = ["KEEP_PER_ORGANIZATION", "KEEP_TOTAL", "RejectionRow", "insert", "latest"]
 
 KEEP_PER_ORGANIZATION = 1_000
+# Topics may name any organization id, known or not: the table as a whole is bounded too.
+KEEP_TOTAL = 100_000
 
 
 class RejectionRow(NamedTuple):
@@ -21,15 +23,21 @@ class RejectionRow(NamedTuple):
     payload_excerpt: str
 
 
-async def insert(con: asyncpg.Connection, rows: Sequence[RejectionRow]) -> None:
-    """Record rejections and forget the oldest beyond the bound of each organization touched."""
+async def insert(
+    con: asyncpg.Connection, rows: Sequence[RejectionRow], *, keep_total: int = KEEP_TOTAL
+) -> None:
+    """Record rejections and forget the oldest beyond the bound of each organization touched,
+    and beyond the bound of the whole table."""
     if not rows:
         return
-    await con.execute(
-        "INSERT INTO rejected_messages (organization_id, topic, reason, detail, payload_excerpt) "
-        "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])",
+    newest = await con.fetchval(
+        "WITH added AS (INSERT INTO rejected_messages (organization_id, topic, reason, detail, "
+        "payload_excerpt) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+        "$5::text[]) RETURNING id) SELECT max(id) FROM added",
         *zip(*rows, strict=True),
     )
+    # Ids only grow: everything more than KEEP_TOTAL ids old goes (a range on the primary key).
+    await con.execute("DELETE FROM rejected_messages WHERE id <= $1", newest - keep_total)
     organizations = list({r.organization_id for r in rows if r.organization_id is not None})
     if organizations:
         await con.execute(

@@ -314,3 +314,56 @@ async def test_nested_sensor_lookups_resolve_through_the_request_loader(
     nodes = [e["node"] for e in body["data"]["readings"]["edges"]]
     assert len(nodes) == 5
     assert {n["sensor"]["deviceId"] for n in nodes} == {"NESTED-1"}
+
+
+async def test_huge_values_are_refused_and_the_reading_after_them_kept(
+    gql_ingest, token, org, mqtt_publisher
+):
+    sensor = await make_sensor(gql_ingest, token, org)
+    stamp = now_iso(-30)
+    await publish(
+        mqtt_publisher,
+        sensor["mqttTopic"],
+        f'{{"timestamp": "{stamp}", "value": 1{"0" * 400}}}'.encode(),  # an integer of 10^400
+    )
+    await publish(
+        mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-20), "value": 1.7e308}
+    )
+    await publish(
+        mqtt_publisher,
+        sensor["mqttTopic"],
+        f'{{"timestamp": "{stamp}", "value": 1, "battery_level": 1{"0" * 400}}}'.encode(),
+    )
+    await publish(mqtt_publisher, sensor["mqttTopic"], {"timestamp": now_iso(-10), "value": 42.5})
+    page = await wait_for_readings(gql_ingest, token, org, sensor["id"], 1)
+    assert [e["node"]["value"] for e in page["edges"]] == [42.5]
+
+    async def rejected():
+        rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
+        return rows if len(rows) >= 3 else None
+
+    reasons = sorted(r["reason"] for r in await eventually(rejected))
+    assert reasons == ["battery_out_of_range", "value_out_of_range", "value_out_of_range"]
+
+
+async def test_readings_are_rate_limited_not_only_messages(gql_ingest, token, org, mqtt_publisher):
+    """A device sending 1,000-reading arrays back to back: the first fits the sensor's reading
+    burst (1,000), the next ones are refused whole, as rate_limited."""
+    sensor = await make_sensor(gql_ingest, token, org)
+    base = datetime.now(UTC) - timedelta(days=1)
+    for batch in range(3):
+        items = [
+            {"timestamp": (base + timedelta(seconds=batch * 1000 + i)).isoformat(), "value": 1.0}
+            for i in range(1000)
+        ]
+        await publish(mqtt_publisher, sensor["mqttTopic"], items)
+
+    async def settled():
+        rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
+        return rows if len(rows) >= 2 else None
+
+    rows = await eventually(settled)
+    assert {r["reason"] for r in rows} == {"rate_limited"}
+    assert all("1000 readings" in r["detail"] for r in rows)
+    page = await readings_of(gql_ingest, token, org, sensor["id"], first=1)
+    assert page["totalCount"] == 1000

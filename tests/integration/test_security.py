@@ -7,7 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -479,3 +479,184 @@ async def test_production_hides_the_schema_from_anonymous_clients_only(strict_se
 async def test_development_and_tests_keep_introspection_open(graphql):
     body = await graphql("{ __schema { queryType { name } } }")
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+# --- 8 and 9. Input limits and quiet failures ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "mutation", "variables"),
+    [
+        (
+            "firmwareVersion",
+            "mutation($id: ID!, $v: String) { updateSensor(id: $id, input: {firmwareVersion: $v}) { id } }",
+            {"v": "1." * 100},
+        ),
+        (
+            "note",
+            'mutation($id: ID!, $v: String) { recordManualReading(input: {sensorId: $id, readAt: "2026-01-01T00:00:00Z", value: 1, note: $v}) { id } }',
+            {"v": "x" * 2001},
+        ),
+        (
+            "source",
+            'mutation($id: ID!, $v: String!) { recordManualReading(input: {sensorId: $id, readAt: "2026-01-01T00:00:00Z", value: 1, source: $v}) { id } }',
+            {"v": "x" * 51},
+        ),
+        (
+            "value",
+            'mutation($id: ID!) { recordManualReading(input: {sensorId: $id, readAt: "2026-01-01T00:00:00Z", value: 1.7e308}) { id } }',
+            {},
+        ),
+        (
+            "calibrationFactor",
+            "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 1e300) { id } }",
+            {},
+        ),
+        (
+            "emails",
+            "mutation($v: [String!]!) { configureNotifications(input: {emails: $v}) { emails } }",
+            {"v": [f"a{i}@example.org" for i in range(51)]},
+        ),
+        (
+            "webhookUrl",
+            "mutation($v: String) { configureNotifications(input: {webhookUrl: $v}) { emails } }",
+            {"v": "https://example.org/" + "x" * 3000},
+        ),
+    ],
+)
+async def test_every_text_and_number_is_bounded(graphql, token, field, mutation, variables):
+    org = uuid.uuid4()
+    sensor = await create_sensor(graphql, token(org))
+    if "$id" in mutation:
+        variables = {**variables, "id": sensor["id"]}
+    body = await graphql(mutation, variables, token(org))
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["extensions"]["field"] == field
+
+
+NUL_CASES = [
+    (
+        "location",
+        'mutation($v: String!) { createSensor(input: {buildingId: "%s", deviceId: "N1", type: COLD_WATER, manufacturer: "x", model: "x", location: $v, samplingInterval: 60}) { id } }',
+    ),
+    (
+        "manufacturer",
+        'mutation($v: String!) { createSensor(input: {buildingId: "%s", deviceId: "N2", type: COLD_WATER, manufacturer: $v, model: "x", location: "x", samplingInterval: 60}) { id } }',
+    ),
+    (
+        "deviceId",
+        'mutation($v: String!) { createSensor(input: {buildingId: "%s", deviceId: $v, type: COLD_WATER, manufacturer: "x", model: "x", location: "x", samplingInterval: 60}) { id } }',
+    ),
+    (
+        "buildingId",
+        'mutation($v: ID!) { createSensor(input: {buildingId: $v, deviceId: "N3", type: COLD_WATER, manufacturer: "x", model: "x", location: "x", samplingInterval: 60}) { id } }',
+    ),
+    ("label", 'mutation($v: String!) { updateBuilding(id: "%s", input: {label: $v}) { id } }'),
+    (
+        "timezone",
+        'query($v: String!) { readingSeries(sensorId: "%s", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", bucket: HOUR, timezone: $v) { count } }',
+    ),
+    ("note", 'mutation($v: String!) { acknowledgeAlert(id: "%s", note: $v) { id } }'),
+    (
+        "webhookSecret",
+        "mutation($v: String!) { configureNotifications(input: {webhookSecret: $v}) { emails } }",
+    ),
+    (
+        "emails[0]",
+        "mutation($v: String!) { configureNotifications(input: {emails: [$v]}) { emails } }",
+    ),
+    ("after", "query($v: String!) { sensors(after: $v) { totalCount } }"),
+    ("id", "query($v: ID!) { sensor(id: $v) { id } }"),
+    (
+        "sensorId",
+        'query($v: ID!) { readings(sensorId: $v, from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { totalCount } }',
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "operation"), NUL_CASES)
+async def test_a_nul_byte_in_any_text_argument_is_a_clean_client_error(
+    graphql, token, caplog, field, operation
+):
+    caplog.set_level(logging.INFO)
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    sensor = await create_sensor(graphql, token(org), buildingId=building)
+    target = building if "updateBuilding" in operation else sensor["id"]
+    body = await graphql(operation.replace("%s", target), {"v": "abc\x00def"}, token(org))
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["extensions"]["field"] == field
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_overlong_time_zone_is_a_clean_client_error(graphql, token, caplog):
+    caplog.set_level(logging.INFO)
+    org = uuid.uuid4()
+    sensor = await create_sensor(graphql, token(org))
+    body = await graphql(
+        'query($id: ID!, $tz: String!) { readingSeries(sensorId: $id, from: "2026-01-01T00:00:00Z", '
+        'to: "2026-01-02T00:00:00Z", bucket: DAY, timezone: $tz) { count } }',
+        {"id": sensor["id"], "tz": "Europe/" + "x" * 300},
+        token(org),
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "timezone"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_malformed_websocket_frame_is_closed_cleanly(server, caplog):
+    """Four bytes that are no valid frame (reserved bits set, unknown opcode): the server closes
+    with a protocol error (1002), and logs no traceback."""
+    caplog.set_level(logging.INFO)
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    writer.write(b"\xff\xff\xff\xff")
+    closing = await asyncio.wait_for(reader.read(4), 10)
+    writer.close()
+    assert closing[:1] == b"\x88"  # a close frame, not a dropped connection
+    assert int.from_bytes(closing[2:4], "big") == 1002
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A migrated database of the test's own (for tests that change what others would read)."""
+    name = f"koprogo_test_own_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        await apply_migrations(_dsn_for(name))
+        yield _dsn_for(name)
+    finally:
+        admin = await asyncpg.connect(ADMIN_DSN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_the_rejection_log_is_bounded_as_a_whole():
+    from koprogo_graph.store import rejections as rejections_store
+    from koprogo_graph.store.db import open_database
+
+    rows = [
+        rejections_store.RejectionRow(uuid.uuid4(), f"koprogo/{i}", "bad_id", "", "")
+        for i in range(30)
+    ]
+    async with (
+        fresh_database() as dsn,
+        open_database(dsn, pool_size=2) as db,
+        db.system() as con,
+    ):
+        for chunk in (rows[:10], rows[10:20], rows[20:]):
+            await rejections_store.insert(con, chunk, keep_total=12)
+        newest = await con.fetch(
+            "SELECT topic FROM rejected_messages WHERE topic LIKE 'koprogo/%' ORDER BY id"
+        )
+        assert [r["topic"] for r in newest][-12:] == [f"koprogo/{i}" for i in range(18, 30)]
+        assert len(await con.fetch("SELECT 1 FROM rejected_messages")) == 12
