@@ -7,6 +7,7 @@ show up in logs, reprs or tracebacks.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,6 +150,8 @@ class Settings:
                 f"KOPROGO_ENV has value {environment!r}: expected production, development or test"
             )
         database_url = _url(env, "DATABASE_URL", ("postgres", "postgresql"))
+        if database_url is None:
+            _check_embedded_postgres_may_run(env)
         mqtt_url = env.get("MQTT_URL", "").strip()
         ingest = _bool(env, "KOPROGO_INGEST", True)
         embedded_port = None
@@ -207,6 +210,20 @@ class Settings:
             reading_rate_burst=_number(env, "KOPROGO_READING_RATE_BURST", 1_000.0, 1, 10_000_000),
             api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
             api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
+        )
+
+
+def _check_embedded_postgres_may_run(env: Mapping[str, str], euid: int | None = None) -> None:
+    """The embedded PostgreSQL (pgserver) run as root creates the system user ``pgserver`` and
+    opens every parent folder of its data and program directories to all users (up to ``/``):
+    refuse unless the operator says they accept it."""
+    if euid is None:
+        euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    if euid == 0 and not _bool(env, "KOPROGO_EMBEDDED_AS_ROOT", False):
+        raise ConfigError(
+            "DATABASE_URL is not set and this runs as root: the embedded PostgreSQL would add a "
+            "system user and make every parent folder of its data world-readable. Run as a "
+            "regular user, set DATABASE_URL, or set KOPROGO_EMBEDDED_AS_ROOT=true to accept that"
         )
 
 

@@ -32,7 +32,13 @@ async def test_serve_with_nothing_configured_ingests_and_serves_live(tmp_path):
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MQTT_URL")
     }
     env.update(
-        {"KOPROGO_DATA_DIR": str(tmp_path / "data"), "KOPROGO_EMBEDDED_MQTT_PORT": str(mqtt_port)}
+        {
+            "KOPROGO_DATA_DIR": str(tmp_path / "data"),
+            "KOPROGO_EMBEDDED_MQTT_PORT": str(mqtt_port),
+            # CI runs as root: accept what pgserver then does (test_config_and_auth shows the
+            # refusal without it).
+            "KOPROGO_EMBEDDED_AS_ROOT": "true",
+        }
     )
     for key in ("KOPROGO_ENV", "KOPROGO_JWT_SECRET"):
         env.pop(key, None)

@@ -52,7 +52,9 @@ def test_bad_settings_name_the_variable_in_one_line(change, variable):
 
 
 def test_without_database_url_everything_missing_runs_embedded_in_development():
-    settings = Settings.from_env({"KOPROGO_EMBEDDED_MQTT_PORT": "0"})
+    settings = Settings.from_env(
+        {"KOPROGO_EMBEDDED_MQTT_PORT": "0", "KOPROGO_EMBEDDED_AS_ROOT": "1"}
+    )
     assert settings.database_url is None and settings.development
     assert settings.mqtt.host == "127.0.0.1" and settings.mqtt.protocol == "3.1.1"
     assert settings.mqtt.share_group is None
@@ -152,3 +154,35 @@ def test_a_malformed_url_is_named_without_its_password(name, value):
     message = str(refused.value)
     assert name in message
     assert "hunter2" not in message
+
+
+def test_zero_configuration_refuses_root_unless_told_it_may():
+    from koprogo_graph.config import _check_embedded_postgres_may_run
+
+    with pytest.raises(ConfigError) as refused:
+        _check_embedded_postgres_may_run({}, euid=0)
+    assert "KOPROGO_EMBEDDED_AS_ROOT=true" in str(refused.value)
+    assert "DATABASE_URL" in str(refused.value)
+    _check_embedded_postgres_may_run({"KOPROGO_EMBEDDED_AS_ROOT": "true"}, euid=0)
+    _check_embedded_postgres_may_run({}, euid=1000)
+
+
+def test_the_command_line_says_why_it_will_not_run_embedded_as_root(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("only root is refused")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "KOPROGO_"))}
+    env["KOPROGO_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "koprogo_graph.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "runs as root" in done.stderr
+    assert not any(tmp_path.iterdir())  # nothing was created
