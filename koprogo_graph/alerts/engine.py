@@ -11,14 +11,17 @@ from ..domain.alert_rules import (
     Clear,
     Raise,
     battery_rule,
-    meter_backwards_rule,
+    flow_per_hour,
+    glitch_rule,
     pending_elapsed,
     poor_run_rule,
     robust_anomaly,
     threshold_rule,
 )
 from ..domain.alerts import AlertType
+from ..domain.consumption import step
 from ..domain.readings import StoredReading
+from ..domain.sensors import resolution_of
 from ..store.db import Database
 from .actions import apply_verdict, publish_alert_changes
 
@@ -32,12 +35,14 @@ _SILENT = ("MAINTENANCE", "INACTIVE")
 _CONTEXT = """
 SELECT s.*,
        coalesce(array_agg(a.type) FILTER (WHERE a.id IS NOT NULL), '{}') AS open_types,
-       (SELECT r.value FROM readings r WHERE r.sensor_id = s.id AND r.ts < b.first_ts
-        ORDER BY r.ts DESC LIMIT 1) AS previous_value
+       p.baseline AS previous_baseline, p.ts AS previous_ts
 FROM unnest($1::uuid[], $2::timestamptz[]) AS b(sensor_id, first_ts)
 JOIN sensors s ON s.id = b.sensor_id
 LEFT JOIN alerts a ON a.sensor_id = s.id AND a.status <> 'RESOLVED'
-GROUP BY s.id, b.first_ts
+LEFT JOIN LATERAL (SELECT r.ts, coalesce(r.glitch_baseline, r.value) AS baseline FROM readings r
+                   WHERE r.sensor_id = s.id AND r.ts < b.first_ts
+                   ORDER BY r.ts DESC LIMIT 1) p ON true
+GROUP BY s.id, b.first_ts, p.baseline, p.ts
 """
 
 
@@ -56,7 +61,20 @@ HISTORY_DEPTH = 200
 
 
 # Start of the current run of readings beyond the thresholds: the first reading after the last
-# one that was within them (for the pending duration of threshold rules).
+# one that was within them (for the pending duration of threshold rules). For a meter, its
+# flows (consumption rule, per hour between consecutive readings) over the last week.
+_EXCEEDING_SINCE_FLOW = """
+WITH flows AS (
+    SELECT ts, koprogo_consumption(lag(coalesce(glitch_baseline, value)) OVER w, value)
+               / nullif(extract(epoch FROM ts - lag(ts) OVER w) / 3600, 0) AS value
+    FROM readings WHERE sensor_id = $1 AND ts <= $2 AND ts > $2 - interval '7 days'
+    WINDOW w AS (ORDER BY ts)
+)
+SELECT min(ts) FROM flows
+WHERE ts > coalesce((SELECT max(ts) FROM flows WHERE value IS NOT NULL
+                     AND value <= coalesce($4::float8, 'Infinity') AND value >= coalesce($3::float8, '-Infinity')),
+                    '-Infinity'::timestamptz)
+"""
 _EXCEEDING_SINCE = """
 SELECT min(ts) FROM readings
 WHERE sensor_id = $1 AND ts <= $2
@@ -111,28 +129,50 @@ class AlertEngine:
         values, qualities = history or ([], [])
         open_types = set(sensor["open_types"])
         changed = []
-        previous = sensor["previous_value"]
+        meter = sensor["reading_kind"] == "CUMULATIVE"
+        unit = sensor["unit_of_measure"]
+        decimals = resolution_of(unit)
+        baseline, previous_ts = sensor["previous_baseline"], sensor["previous_ts"]
         verdicts = []
         if AlertType.SENSOR_OFFLINE.value in open_types:  # a reading arrived: back online
             verdicts.append((Clear(AlertType.SENSOR_OFFLINE), readings[0]))
         for r in readings:
-            if rules.enabled:
-                verdicts.append(
-                    (
-                        threshold_rule(
-                            r.value, rules, is_open=AlertType.THRESHOLD_EXCEEDED.value in open_types
-                        ),
-                        r,
+            if meter:  # the consumption rule: a glitch is a fault, thresholds are on the flow
+                kind, used, next_baseline = step(baseline, r.value)
+                flow = flow_per_hour(used, previous_ts, r.ts)
+                threshold = (
+                    None
+                    if flow is None
+                    else threshold_rule(
+                        flow,
+                        rules,
+                        is_open=AlertType.THRESHOLD_EXCEEDED.value in open_types,
+                        quantity="flow",
+                        unit=f"{unit}/h",
+                        decimals=decimals,
                     )
                 )
+                faulty = glitch_rule(kind, baseline, r.value, unit)
+                baseline = next_baseline
+            else:
+                threshold = threshold_rule(
+                    r.value,
+                    rules,
+                    is_open=AlertType.THRESHOLD_EXCEEDED.value in open_types,
+                    unit=unit,
+                    decimals=decimals,
+                )
+                faulty = None
+            previous_ts = r.ts
+            if rules.enabled:
+                verdicts.append((threshold, r))
                 verdicts.append((battery_rule(r.battery_level, rules), r))
-                verdicts.append((meter_backwards_rule(previous, r.value, r.reading_kind), r))
+                verdicts.append((faulty, r))
                 if history is not None:
                     verdicts.append((robust_anomaly(values[-HISTORY_DEPTH:], r.value, rules), r))
                     qualities.append(r.quality)
                     verdicts.append((poor_run_rule(qualities, rules), r))
                     values.append(r.value)
-            previous = r.value
         for verdict, reading in verdicts:
             if verdict is None:
                 continue
@@ -146,7 +186,7 @@ class AlertEngine:
                 and rules.pending_seconds > 0
             ):
                 since = await con.fetchval(
-                    _EXCEEDING_SINCE,
+                    _EXCEEDING_SINCE_FLOW if meter else _EXCEEDING_SINCE,
                     sensor["id"],
                     reading.ts,
                     rules.threshold_min,

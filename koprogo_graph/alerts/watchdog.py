@@ -42,9 +42,8 @@ FOR UPDATE OF s SKIP LOCKED
 LIMIT 500
 """
 
-# Hourly consumption of water meters over the last 28 h (24 h and the last night), by the consumption rule of SPEC §10
-# (each pair of consecutive readings counts for the hour of the later one; a reset counts the
-# later value itself). Hours without readings are absent.
+# Hourly consumption of water meters over the last 28 h (24 h and the last night), by the
+# consumption rule (koprogo_consumption, migration 0010). Hours without readings are absent.
 _HOURLY_WATER = """
 WITH candidates AS (
     SELECT s.id FROM sensors s
@@ -53,14 +52,14 @@ WITH candidates AS (
       AND s.last_reading_at > now() - interval '1 hour'
     ORDER BY s.id FOR UPDATE OF s SKIP LOCKED LIMIT 1000
 ), pairs AS (
-    SELECT r.sensor_id, r.ts, r.value - lag(r.value) OVER w AS delta, r.value
+    SELECT r.sensor_id, r.ts,
+           koprogo_consumption(lag(coalesce(r.glitch_baseline, r.value)) OVER w, r.value) AS used
     FROM readings r JOIN candidates c ON c.id = r.sensor_id
     WHERE r.ts >= date_trunc('hour', now()) - interval '29 hours'
     WINDOW w AS (PARTITION BY r.sensor_id ORDER BY r.ts)
 )
-SELECT sensor_id, date_trunc('hour', ts) AS hour,
-       sum(CASE WHEN delta < 0 THEN value ELSE delta END) AS consumption
-FROM pairs WHERE delta IS NOT NULL AND ts >= date_trunc('hour', now()) - interval '28 hours'
+SELECT sensor_id, date_trunc('hour', ts) AS hour, sum(used) AS consumption
+FROM pairs WHERE used IS NOT NULL AND ts >= date_trunc('hour', now()) - interval '28 hours'
   AND ts < date_trunc('hour', now())
 GROUP BY sensor_id, hour
 """

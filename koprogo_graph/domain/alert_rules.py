@@ -11,17 +11,21 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from .alerts import AlertSeverity, AlertType
+from .consumption import Step
 
 __all__ = [
     "AlertRules",
     "Clear",
     "Raise",
     "battery_rule",
+    "exact",
+    "flow_per_hour",
+    "glitch_rule",
     "leak_rule",
-    "meter_backwards_rule",
     "night_leak_rule",
     "offline_rule",
     "pending_elapsed",
@@ -84,31 +88,52 @@ class AlertRules:
 _FIELDS = frozenset(f.name for f in fields(AlertRules))
 
 
-def _beyond(excess: float, limit: float) -> AlertSeverity:
+def exact(value: float, decimals: int | None) -> Decimal:
+    """``value`` as the decimal a person reads (at ``decimals`` places): comparisons on these are
+    free of binary noise (0.075 - 0.05 is 0.025, not 0.024999999999999994)."""
+    number = Decimal(repr(value))
+    return number if decimals is None else number.quantize(Decimal(1).scaleb(-decimals))
+
+
+def _beyond(excess: Decimal, limit: Decimal) -> AlertSeverity:
     """CRITICAL when the value is beyond the threshold by 50 % of it or more."""
-    return AlertSeverity.CRITICAL if excess >= 0.5 * abs(limit) else AlertSeverity.WARNING
+    return AlertSeverity.CRITICAL if excess >= abs(limit) / 2 else AlertSeverity.WARNING
 
 
-def threshold_rule(value: float, rules: AlertRules, *, is_open: bool) -> Verdict:
+def _shown(number: Decimal, unit: str) -> str:
+    return f"{format(number.normalize(), 'f')} {unit}".rstrip()
+
+
+def threshold_rule(
+    value: float,
+    rules: AlertRules,
+    *,
+    is_open: bool,
+    quantity: str = "value",
+    unit: str = "",
+    decimals: int | None = None,
+) -> Verdict:
     """Raise beyond min/max; once open, clear only when back inside by the hysteresis margin,
-    so a value hovering at the threshold does not flap."""
-    if rules.threshold_max is not None and value > rules.threshold_max:
-        limit = rules.threshold_max
+    so a value hovering at the threshold does not flap. ``value`` is a gauge's reading or a
+    meter's flow (``quantity`` "flow", ``unit`` per hour), compared at ``decimals`` places."""
+    shown = exact(value, decimals)
+    if rules.threshold_max is not None and shown > exact(rules.threshold_max, None):
+        limit = exact(rules.threshold_max, None)
         return Raise(
             AlertType.THRESHOLD_EXCEEDED,
-            _beyond(value - limit, limit),
-            f"value {value:g} above maximum {limit:g}",
-            value,
-            limit,
+            _beyond(shown - limit, limit),
+            f"{quantity} {_shown(shown, unit)} above maximum {_shown(limit, unit)}",
+            float(shown),
+            rules.threshold_max,
         )
-    if rules.threshold_min is not None and value < rules.threshold_min:
-        limit = rules.threshold_min
+    if rules.threshold_min is not None and shown < exact(rules.threshold_min, None):
+        limit = exact(rules.threshold_min, None)
         return Raise(
             AlertType.THRESHOLD_EXCEEDED,
-            _beyond(limit - value, limit),
-            f"value {value:g} below minimum {limit:g}",
-            value,
-            limit,
+            _beyond(limit - shown, limit),
+            f"{quantity} {_shown(shown, unit)} below minimum {_shown(limit, unit)}",
+            float(shown),
+            rules.threshold_min,
         )
     if not is_open:
         return None
@@ -155,19 +180,29 @@ def battery_rule(level: int | None, rules: AlertRules) -> Verdict:
     return Clear(AlertType.LOW_BATTERY)
 
 
-def meter_backwards_rule(previous: float | None, value: float, reading_kind: str) -> Verdict:
-    """A cumulative meter index that decreases: a fault, a reset or a replaced meter."""
-    if reading_kind != "CUMULATIVE" or previous is None:
+def glitch_rule(step: Step, baseline: float | None, value: float, unit: str = "") -> Verdict:
+    """A meter index a little below its baseline (a glitch, SPEC §10): a fault. A larger drop is a
+    reset or a new meter, which the consumption rule counts and which is no fault."""
+    if step is not Step.GLITCH or baseline is None:
         return None
-    if value < previous:
-        return Raise(
-            AlertType.SENSOR_FAULTY,
-            AlertSeverity.WARNING,
-            f"meter index went backwards from {previous:g} to {value:g}",
-            value,
-            previous,
-        )
-    return None
+    return Raise(
+        AlertType.SENSOR_FAULTY,
+        AlertSeverity.WARNING,
+        f"meter index went back from {baseline:g} to {value:g} {unit} (counted as no consumption)".replace(
+            "  ", " "
+        ),
+        value,
+        baseline,
+    )
+
+
+def flow_per_hour(
+    contribution: float | None, previous_ts: datetime | None, ts: datetime
+) -> float | None:
+    """A meter's flow: the consumption since the previous reading over the hours between them."""
+    if contribution is None or previous_ts is None or ts <= previous_ts:
+        return None
+    return contribution / ((ts - previous_ts).total_seconds() / 3600)
 
 
 def offline_rule(

@@ -2,10 +2,15 @@
 
 These are the reference the SQL is tested against, and what gap filling runs on.
 
-Consumption rule (exact): over [from, to), each pair of consecutive readings contributes
-``later - earlier`` to the bucket of the later reading; when the later is smaller (a reset or a
-new meter) it contributes the later value itself. The last reading before ``from`` is the
-baseline of the first pair.
+Consumption rule (exact, SPEC §10): readings in time order each contribute to the bucket they
+fall in, against a baseline: ``value - baseline`` when at or above it; when below it by more
+than 10 % of it (a reset, a rollover, a new meter) the value itself; when below by 10 % or less
+(a glitch) nothing, and the baseline does not move (so nothing is counted twice when the index
+recovers). Otherwise the baseline becomes the reading. The last reading before ``from`` (with
+the rule applied up to it) gives the first baseline.
+
+The database applies the same rule: ``koprogo_consumption(baseline, value)`` (migration 0010),
+with each glitch's kept baseline stored on its reading (``readings.glitch_baseline``).
 """
 
 from __future__ import annotations
@@ -20,14 +25,18 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "MAX_BUCKETS",
+    "RESET_DROP",
     "Bucket",
     "BucketWidth",
     "FillMode",
+    "Step",
+    "baseline_after",
     "bucket_starts",
     "consumption",
     "fill",
     "gauge_buckets",
     "local_bucket_start",
+    "step",
 ]
 
 MAX_BUCKETS = 10_000
@@ -126,6 +135,34 @@ def bucket_starts(
             raise ValueError("too many buckets")
 
 
+RESET_DROP = 0.10  # a drop of more than this share of the baseline is a reset, else a glitch
+
+
+class Step(StrEnum):
+    FIRST = "FIRST"  # no baseline yet: contributes nothing
+    INCREASE = "INCREASE"
+    RESET = "RESET"
+    GLITCH = "GLITCH"
+
+
+def step(baseline: float | None, value: float) -> tuple[Step, float | None, float]:
+    """One reading against the baseline: (what it is, its contribution, the next baseline)."""
+    if baseline is None:
+        return Step.FIRST, None, value
+    if value >= baseline:
+        return Step.INCREASE, value - baseline, value
+    if baseline - value > RESET_DROP * baseline:
+        return Step.RESET, value, value
+    return Step.GLITCH, 0.0, baseline
+
+
+def baseline_after(readings: Iterable[float], baseline: float | None = None) -> float | None:
+    """The baseline once ``readings`` (in time order) have been applied."""
+    for value in readings:
+        baseline = step(baseline, value)[2]
+    return baseline
+
+
 def consumption(
     baseline: float | None,
     readings: Sequence[tuple[datetime, float]],
@@ -133,13 +170,11 @@ def consumption(
 ) -> dict[datetime, float]:
     """Consumption per bucket from readings in [from, to) sorted by time, by the exact rule."""
     totals: dict[datetime, float] = {}
-    previous = baseline
     for ts, value in readings:
-        if previous is not None:
-            delta = value if value < previous else value - previous
+        _, contribution, baseline = step(baseline, value)
+        if contribution is not None:
             key = bucket_of(ts)
-            totals[key] = totals.get(key, 0.0) + delta
-        previous = value
+            totals[key] = totals.get(key, 0.0) + contribution
     return totals
 
 

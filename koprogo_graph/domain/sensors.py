@@ -7,6 +7,7 @@ import uuid
 from enum import StrEnum
 
 __all__ = [
+    "DEFAULT_RESOLUTION",
     "MAX_CALIBRATION_FACTOR",
     "MAX_READING_VALUE",
     "MAX_SAMPLING_INTERVAL",
@@ -24,6 +25,7 @@ __all__ = [
     "default_reading_kind",
     "default_unit_of_measure",
     "mqtt_topic",
+    "resolution_of",
 ]
 
 MIN_SAMPLING_INTERVAL = 10
@@ -73,6 +75,15 @@ _UNITS = {
     SensorType.TEMPERATURE: "°C",
     SensorType.HUMIDITY: "%",
 }
+
+
+# Decimal places a reading is shown and compared at, by unit (SPEC §5); overridable per sensor.
+_RESOLUTION = {"m3": 3, "m³": 3, "kwh": 3, "mwh": 3, "gj": 3, "kw": 3, "°c": 2, "%": 1, "ppm": 0}
+DEFAULT_RESOLUTION = 3
+
+
+def resolution_of(unit_of_measure: str) -> int:
+    return _RESOLUTION.get(unit_of_measure.strip().lower(), DEFAULT_RESOLUTION)
 
 
 def default_reading_kind(sensor_type: SensorType) -> ReadingKind:

@@ -10,7 +10,7 @@ import strawberry
 
 from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
 from ..domain.consumption import fill as fill_gaps
-from ..domain.sensors import MAX_READING_VALUE, SensorType
+from ..domain.sensors import MAX_READING_VALUE, ReadingKind, SensorType, default_reading_kind
 from ..errors import BadUserInput, NotFound
 from ..schema.aggregates import (
     ConsumptionBucket,
@@ -104,6 +104,10 @@ class AggregateQuery:
     ) -> list[ConsumptionBucket]:
         org = info.context.viewer.org()
         building = parse_id(building_id, "buildingId")
+        if default_reading_kind(sensor_type) is not ReadingKind.CUMULATIVE:
+            raise BadUserInput(
+                "sensorType", f"{sensor_type.value} sensors are gauges: they have no consumption"
+            )
         tz = parse_timezone(timezone)
         _check_request(from_, to, bucket)
         breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)

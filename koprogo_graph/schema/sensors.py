@@ -26,8 +26,14 @@ __all__ = [
 @strawberry.type(description="A sensor's alert rule configuration; null means the type's default.")
 class AlertRules:
     enabled: bool = True
-    threshold_min: float | None = None
-    threshold_max: float | None = None
+    threshold_min: float | None = strawberry.field(
+        default=None,
+        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
+    )
+    threshold_max: float | None = strawberry.field(
+        default=None,
+        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
+    )
     pending_seconds: int | None = None
     hysteresis_percent: float | None = None
     offline_after_seconds: int | None = None
@@ -53,8 +59,14 @@ _ALERT_RULE_KEYS = frozenset(AlertRules.__annotations__)
 @strawberry.input(description="Fields left out keep their value; null restores the default.")
 class AlertRulesInput:
     enabled: bool | None = strawberry.UNSET
-    threshold_min: float | None = strawberry.UNSET
-    threshold_max: float | None = strawberry.UNSET
+    threshold_min: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
+    )
+    threshold_max: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
+    )
     pending_seconds: int | None = strawberry.UNSET
     hysteresis_percent: float | None = strawberry.UNSET
     offline_after_seconds: int | None = strawberry.UNSET
@@ -88,8 +100,12 @@ class Sensor:
     calibration_factor: float
     mqtt_topic: str
     alert_rules: AlertRules
-    alert_threshold_min: float | None
-    alert_threshold_max: float | None
+    alert_threshold_min: float | None = strawberry.field(
+        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index)."
+    )
+    alert_threshold_max: float | None = strawberry.field(
+        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING."
+    )
     status: SensorStatus
     status_changed_at: datetime | None = strawberry.field(
         description="When the status last changed; null if it never has since registration."
@@ -164,8 +180,14 @@ class CreateSensorInput:
     firmware_version: str | None = None
     calibration_factor: float = 1.0
     installed_at: datetime | None = None
-    alert_threshold_min: float | None = None
-    alert_threshold_max: float | None = None
+    alert_threshold_min: float | None = strawberry.field(
+        default=None,
+        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
+    )
+    alert_threshold_max: float | None = strawberry.field(
+        default=None,
+        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
+    )
 
 
 @strawberry.input(description="Fields left out keep their value.")

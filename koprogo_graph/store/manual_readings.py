@@ -55,13 +55,15 @@ async def iot_consumption_between(
     being the baseline."""
     return await con.fetchval(
         """WITH pts AS (
-               (SELECT ts, value FROM readings WHERE organization_id = $1 AND sensor_id = $2 AND ts <= $3
+               (SELECT ts, value, coalesce(glitch_baseline, value) AS baseline FROM readings
+                WHERE organization_id = $1 AND sensor_id = $2 AND ts <= $3
                 ORDER BY ts DESC LIMIT 1)
                UNION ALL
-               (SELECT ts, value FROM readings WHERE organization_id = $1 AND sensor_id = $2
-                AND ts > $3 AND ts <= $4))
-           SELECT sum(CASE WHEN value < prev THEN value ELSE value - prev END)
-           FROM (SELECT value, lag(value) OVER (ORDER BY ts) AS prev FROM pts) d WHERE prev IS NOT NULL""",
+               (SELECT ts, value, coalesce(glitch_baseline, value) FROM readings
+                WHERE organization_id = $1 AND sensor_id = $2 AND ts > $3 AND ts <= $4))
+           SELECT sum(koprogo_consumption(prev, value))
+           FROM (SELECT value, lag(baseline) OVER (ORDER BY ts) AS prev FROM pts) d
+           WHERE prev IS NOT NULL""",
         org,
         sensor_id,
         first,

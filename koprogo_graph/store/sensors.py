@@ -190,8 +190,10 @@ async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) 
 async def ids_in_building(
     con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID, sensor_type: str
 ) -> list[uuid.UUID]:
+    """The building's meters (cumulative sensors) of one type: what has a consumption."""
     rows = await con.fetch(
-        "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3",
+        "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3 "
+        "AND reading_kind = 'CUMULATIVE'",
         org,
         building_id,
         sensor_type,

@@ -15,25 +15,32 @@ from ..domain.consumption import Bucket, BucketWidth, bucket_starts, merge, whol
 
 __all__ = ["building_series", "series"]
 
+# The consumption rule is koprogo_consumption (migration 0010), against the baseline before each
+# reading: coalesce(glitch_baseline, value) of the reading before it. Gauges have none.
 _RAW = """
-WITH wanted AS (SELECT unnest($1::uuid[]) AS sensor_id),
+WITH wanted AS (
+    SELECT id AS sensor_id, reading_kind = 'CUMULATIVE' AS meter FROM sensors
+    WHERE id = ANY($1::uuid[])
+),
 pts AS (
-    SELECT w.sensor_id, p.ts, p.value, p.in_range
+    SELECT w.sensor_id, w.meter, p.ts, p.value, p.baseline, p.in_range
     FROM wanted w
     CROSS JOIN LATERAL (
-        (SELECT ts, value, false AS in_range FROM readings
-         WHERE sensor_id = w.sensor_id AND ts < $2 ORDER BY ts DESC LIMIT 1)
+        (SELECT ts, value, coalesce(glitch_baseline, value) AS baseline, false AS in_range
+         FROM readings WHERE sensor_id = w.sensor_id AND ts < $2 ORDER BY ts DESC LIMIT 1)
         UNION ALL
-        (SELECT ts, value, true FROM readings WHERE sensor_id = w.sensor_id AND ts >= $2 AND ts < $3)
+        (SELECT ts, value, coalesce(glitch_baseline, value), true FROM readings
+         WHERE sensor_id = w.sensor_id AND ts >= $2 AND ts < $3)
     ) p
 ),
 pairs AS (
-    SELECT sensor_id, ts, value, in_range, lag(value) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev
+    SELECT sensor_id, meter, ts, value, in_range,
+           lag(baseline) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev
     FROM pts
 )
 SELECT sensor_id, time_bucket($4::text::interval, ts, $5) AS bucket, count(*) AS count, sum(value) AS sum,
        min(value) AS min, max(value) AS max,
-       sum(CASE WHEN prev IS NULL THEN NULL WHEN value < prev THEN value ELSE value - prev END) AS consumption
+       CASE WHEN bool_and(meter) THEN sum(koprogo_consumption(prev, value)) END AS consumption
 FROM pairs WHERE in_range
 GROUP BY sensor_id, bucket
 """

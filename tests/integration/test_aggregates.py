@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from koprogo_graph.domain.consumption import baseline_after, step
 from koprogo_graph.store import readings as readings_store
 from koprogo_graph.store import sensors as sensors_store
 from koprogo_graph.store.db import open_database
@@ -45,8 +46,7 @@ def local_start(ts: datetime, bucket: str, tz: ZoneInfo) -> datetime:
 
 def expected(points: list[tuple[datetime, float]], lo: datetime, hi: datetime, bucket: str) -> dict:
     points = sorted(points)
-    before = [v for ts, v in points if ts < lo]
-    previous = before[-1] if before else None
+    baseline = baseline_after(v for ts, v in points if ts < lo)  # the Python reference rule
     out: dict[datetime, dict] = {}
     for ts, value in points:
         if not lo <= ts < hi:
@@ -58,11 +58,9 @@ def expected(points: list[tuple[datetime, float]], lo: datetime, hi: datetime, b
         b["count"] += 1
         b["sum"] += value
         b["min"], b["max"] = min(b["min"], value), max(b["max"], value)
-        if previous is not None:
-            b["consumption"] = (b["consumption"] or 0.0) + (
-                value if value < previous else value - previous
-            )
-        previous = value
+        _, used, baseline = step(baseline, value)
+        if used is not None:
+            b["consumption"] = (b["consumption"] or 0.0) + used
     return out
 
 
@@ -77,8 +75,12 @@ async def meter(database_url):
         if START + timedelta(hours=30) < ts < START + timedelta(hours=35):
             continue  # a 5-hour gap
         value = (
-            rng.uniform(0, 2) if rng.random() < 0.004 else value + rng.uniform(0, 0.05)
-        )  # rare reset
+            rng.uniform(0, 2)  # rare reset
+            if rng.random() < 0.004
+            else value * (1 - rng.uniform(0, 0.1))  # rare glitch
+            if rng.random() < 0.01
+            else value + rng.uniform(0, 0.05)
+        )
         points.append((ts, round(value, 6)))
     async with open_database(database_url, pool_size=2) as db:
         async with db.tenant(org) as con:

@@ -13,8 +13,9 @@ from koprogo_graph.domain.alert_rules import (
     Clear,
     Raise,
     battery_rule,
+    flow_per_hour,
+    glitch_rule,
     leak_rule,
-    meter_backwards_rule,
     night_leak_rule,
     offline_rule,
     pending_elapsed,
@@ -24,6 +25,7 @@ from koprogo_graph.domain.alert_rules import (
     threshold_rule,
 )
 from koprogo_graph.domain.alerts import AlertSeverity, AlertType
+from koprogo_graph.domain.consumption import step
 
 MAX50 = AlertRules(threshold_max=50.0)
 
@@ -88,10 +90,38 @@ def test_battery(level, expected):
     assert (verdict.severity if isinstance(verdict, Raise) else verdict) == expected
 
 
-def test_meter_going_backwards_is_a_fault_only_for_cumulative_meters():
-    assert meter_backwards_rule(100.0, 99.0, "CUMULATIVE").type is AlertType.SENSOR_FAULTY
-    assert meter_backwards_rule(100.0, 101.0, "CUMULATIVE") is None
-    assert meter_backwards_rule(100.0, 99.0, "INSTANTANEOUS") is None
+def test_a_small_drop_is_a_fault_a_large_one_a_reset():
+    kind, used, _ = step(1000.0, 999.5)  # 0.05 % below: a glitch
+    verdict = glitch_rule(kind, 1000.0, 999.5, "m3")
+    assert verdict.type is AlertType.SENSOR_FAULTY and used == 0.0
+    assert (
+        verdict.message == "meter index went back from 1000 to 999.5 m3 (counted as no consumption)"
+    )
+    kind, used, _ = step(1000.0, 3.0)  # a new meter
+    assert glitch_rule(kind, 1000.0, 3.0) is None and used == 3.0
+    kind, used, _ = step(1000.0, 1001.0)
+    assert glitch_rule(kind, 1000.0, 1001.0) is None and used == 1.0
+
+
+def test_a_meter_threshold_is_on_its_flow_in_decimals():
+    """SPEC §5: a 0.075 m3/h flow against a 0.05 max is exactly 50 % over, so CRITICAL (in
+    binary floats 0.075 - 0.05 is 0.024999999999999994, which would say WARNING)."""
+    t0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    flow = flow_per_hour(0.075, t0, t0 + timedelta(hours=1))
+    verdict = threshold_rule(
+        flow,
+        AlertRules(threshold_max=0.05),
+        is_open=False,
+        quantity="flow",
+        unit="m3/h",
+        decimals=3,
+    )
+    assert verdict.severity is AlertSeverity.CRITICAL
+    assert verdict.message == "flow 0.075 m3/h above maximum 0.05 m3/h"
+    assert verdict.reading_value == 0.075
+    assert flow_per_hour(0.01, t0, t0 + timedelta(minutes=15)) == 0.04
+    assert flow_per_hour(None, t0, t0 + timedelta(hours=1)) is None
+    assert flow_per_hour(1.0, None, t0) is None
 
 
 def test_offline_after_three_sampling_intervals_or_configured():

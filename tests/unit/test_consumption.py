@@ -12,11 +12,14 @@ from koprogo_graph.domain.consumption import (
     Bucket,
     BucketWidth,
     FillMode,
+    Step,
+    baseline_after,
     bucket_starts,
     consumption,
     fill,
     local_bucket_start,
     merge,
+    step,
     whole_hour_offsets,
 )
 
@@ -65,7 +68,7 @@ def test_weeks_start_on_monday_and_months_on_the_first():
 def test_the_consumption_rule_with_baseline_and_reset():
     readings = [
         (T0 + timedelta(hours=h), v) for h, v in [(0, 105.0), (1, 110.0), (2, 3.0), (3, 7.0)]
-    ]
+    ]  # 110 -> 3: far more than 10 % below, a reset (a new meter)
     by_hour = consumption(100.0, readings, lambda ts: ts)
     assert by_hour == {
         readings[0][0]: 5.0,
@@ -74,6 +77,52 @@ def test_the_consumption_rule_with_baseline_and_reset():
         readings[3][0]: 4.0,
     }
     assert consumption(None, readings, lambda ts: ts)[readings[1][0]] == 5.0
+
+
+def test_a_glitch_counts_nothing_and_keeps_the_baseline():
+    """1000 -> 999.5 (0.05 % below: a glitch) -> 1001: 1 in all, never 999.5 + 1.5."""
+    readings = [(T0 + timedelta(hours=h), v) for h, v in [(0, 999.5), (1, 999.8), (2, 1001.0)]]
+    assert consumption(1000.0, readings, lambda ts: ts) == {
+        readings[0][0]: 0.0,
+        readings[1][0]: 0.0,  # still below the kept baseline 1000
+        readings[2][0]: 1.0,
+    }
+    assert [s[0] for s in map(lambda v: step(1000.0, v), (999.5, 900.0, 899.9, 1000.0))] == [
+        Step.GLITCH,
+        Step.GLITCH,  # exactly 10 % below: still a glitch
+        Step.RESET,
+        Step.INCREASE,
+    ]
+    assert baseline_after([999.5, 999.8], 1000.0) == 1000.0
+    assert baseline_after([999.5, 3.0], 1000.0) == 3.0
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["up", "glitch", "reset"]), st.floats(0, 50)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_glitches_never_count_twice_and_resets_count_their_value(moves):
+    """Built from moves whose consumption is known: an increase of x counts x, a glitch (at most
+    10 % down) counts nothing until the index passes its baseline again, a reset to y counts y."""
+    index, baseline, expected, values = 500.0, 500.0, 0.0, []
+    for move, x in moves:
+        if move == "up":
+            index += x
+            expected += max(0.0, index - baseline)
+            baseline = max(baseline, index)
+        elif move == "glitch":
+            index = max(baseline * 0.95, 0.0)
+        elif baseline > 0:
+            index = min(x, baseline * 0.5)  # far below: a new meter
+            expected += index
+            baseline = index
+        values.append(index)
+    readings = [(T0 + timedelta(minutes=i), v) for i, v in enumerate(values)]
+    total = sum(consumption(500.0, readings, lambda ts: ts).values())
+    assert abs(total - expected) <= 1e-6 * max(1.0, expected)
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=50))

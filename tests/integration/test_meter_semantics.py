@@ -1,0 +1,139 @@
+"""Numbers that mean what they say (issue #12): thresholds on a meter are on its flow, gauges
+have no consumption, a glitch is a fault and counts nothing, a reset is no fault."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from .conftest import RunningServer, create_sensor, error_codes, eventually
+
+ALERTS = """query($s: ID!) { alerts(sensorId: $s) { edges { node {
+    type severity status message readingValue thresholdValue } } } }"""
+SERIES = """query($s: ID!, $from: DateTime!, $to: DateTime!) {
+  readingSeries(sensorId: $s, from: $from, to: $to, bucket: HOUR) { count avg consumption } }"""
+
+
+@pytest.fixture(scope="module")
+async def gq(ingest_server: RunningServer) -> AsyncIterator[Callable]:
+    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=30) as client:
+
+        async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+            return response.json()
+
+        yield post
+
+
+async def publish(client, topic: str, at: datetime, value: float) -> None:
+    await client.publish(topic, json.dumps({"timestamp": at.isoformat(), "value": value}), qos=1)
+
+
+async def stored(gq, bearer: str, sensor_id: str, count: int) -> None:
+    async def enough():
+        body = await gq(
+            """query($s: ID!, $from: DateTime!, $to: DateTime!) {
+               readings(sensorId: $s, from: $from, to: $to) { totalCount } }""",
+            {"s": sensor_id, "from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
+            bearer,
+        )
+        return body["data"]["readings"]["totalCount"] >= count
+
+    await eventually(enough)
+
+
+async def alerts_of(gq, bearer: str, sensor_id: str) -> list[dict]:
+    body = await gq(ALERTS, {"s": sensor_id}, bearer)
+    return [e["node"] for e in body["data"]["alerts"]["edges"]]
+
+
+async def test_the_readme_hot_water_meter_alerts_on_its_flow_never_its_index(
+    ingest_server, gq, token, mqtt_publisher
+):
+    """README: a HOT_WATER meter (m3) with alertThresholdMax 0.5, a flow in m3 per hour."""
+    org = uuid.uuid4()
+    bearer = token(org)
+    sensor = await create_sensor(gq, bearer, type="HOT_WATER", alertThresholdMax=0.5)
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    # An index of 1,000.5 m3, then 12.5 L in 1 min: 0.75 m3/h, exactly 50 % above 0.5.
+    await publish(mqtt_publisher, sensor["mqttTopic"], t0, 1000.5)
+    await stored(gq, bearer, sensor["id"], 1)
+    await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=1), 1000.5125)
+    await stored(gq, bearer, sensor["id"], 2)
+
+    async def raised():
+        return [
+            a
+            for a in await alerts_of(gq, bearer, sensor["id"])
+            if a["type"] == "THRESHOLD_EXCEEDED"
+        ]
+
+    (alert,) = await eventually(raised)
+    assert alert["severity"] == "CRITICAL"
+    assert alert["readingValue"] == 0.75 and alert["thresholdValue"] == 0.5
+    assert alert["message"] == "flow 0.75 m3/h above maximum 0.5 m3/h"
+
+
+async def test_a_glitch_is_a_fault_that_counts_nothing_and_a_reset_is_no_fault(
+    ingest_server, gq, token, mqtt_publisher
+):
+    org = uuid.uuid4()
+    bearer = token(org)
+    sensor = await create_sensor(gq, bearer)
+    t0 = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    # 1000 -> 999.9 (a glitch) -> 1000.4 -> 3.0 (a new meter) -> 3.2
+    for minutes, value in ((1, 1000.0), (2, 999.9), (3, 1000.4), (4, 3.0), (5, 3.2)):
+        await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=minutes), value)
+        await stored(gq, bearer, sensor["id"], minutes)
+
+    async def faulty():
+        return [
+            a for a in await alerts_of(gq, bearer, sensor["id"]) if a["type"] == "SENSOR_FAULTY"
+        ]
+
+    (fault,) = await eventually(faulty)
+    assert (
+        fault["message"]
+        == "meter index went back from 1000 to 999.9 m3 (counted as no consumption)"
+    )
+    body = await gq(
+        SERIES,
+        {"s": sensor["id"], "from": t0.isoformat(), "to": (t0 + timedelta(hours=1)).isoformat()},
+        bearer,
+    )
+    (bucket,) = body["data"]["readingSeries"]
+    # 0 (glitch) + 0.4 (1000 -> 1000.4, the baseline kept at 1000) + 3.0 (reset) + 0.2
+    assert bucket["count"] == 5 and bucket["consumption"] == pytest.approx(3.6)
+
+
+async def test_gauges_have_no_consumption(ingest_server, gq, token, mqtt_publisher):
+    org = uuid.uuid4()
+    bearer = token(org)
+    building = str(uuid.uuid4())
+    sensor = await create_sensor(gq, bearer, type="TEMPERATURE", buildingId=building)
+    t0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    for i, value in enumerate((20.0, 21.0, 19.0, 22.0, 18.0)):
+        await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=i + 1), value)
+    await stored(gq, bearer, sensor["id"], 5)
+    body = await gq(
+        SERIES,
+        {"s": sensor["id"], "from": t0.isoformat(), "to": (t0 + timedelta(hours=1)).isoformat()},
+        bearer,
+    )
+    assert body["data"]["readingSeries"] == [{"count": 5, "avg": 20.0, "consumption": None}]
+    refused = await gq(
+        """query($b: ID!) { buildingConsumption(buildingId: $b, sensorType: TEMPERATURE,
+           from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", bucket: DAY) { consumption } }""",
+        {"b": building},
+        bearer,
+    )
+    assert error_codes(refused) == ["BAD_USER_INPUT"]
+    assert refused["errors"][0]["extensions"]["field"] == "sensorType"
