@@ -250,7 +250,12 @@ async def bench_copy(dsn: str, rows: int) -> float:
             for i in range(rows)
         ]
         started = time.perf_counter()
-        await con.copy_records_to_table("copy_target", records=records)
+        columns = [
+            "sensor_id", "ts", "organization_id", "building_id", "unit_id", "value", "raw_value",
+            "battery_level", "signal_strength", "quality", "is_anomaly", "anomaly_reason",
+            "received_at",
+        ]  # fmt: skip
+        await con.copy_records_to_table("copy_target", records=records, columns=columns)
         return rows / (time.perf_counter() - started)
     finally:
         await con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,3 +85,15 @@ def decode_token(token: str, secret: str) -> Viewer:
         )
     except (ValueError, TypeError):
         raise Unauthenticated("Invalid token claims") from None
+
+
+def client_key(host: str) -> str:
+    """A client address as limits count it: an IPv6 address by its /64 (one host may hold a
+    whole /64), an IPv4 address as it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)

@@ -244,17 +244,18 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
 
 
 def masked_url(url: str) -> str:
-    """``url`` with its password (and anything that may be one) replaced by ***: start-up errors
-    and logs name a URL, never its secret."""
+    """``url`` with what may be a secret replaced by ***: the password (whatever characters it
+    holds, up to the last ``@``) and the query string. Start-up errors and logs name a URL,
+    never its secret."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return "***" if "@" in url or ":" in url else url
-    netloc, slash, path = rest.partition("/")
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
+        return "***"
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    if "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
         user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-    return f"{scheme}://{netloc}{slash}{path}"
+        rest = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    return f"{scheme}://{rest}"
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -33,7 +33,10 @@ class NotificationSender:
         self.timeout = timeout
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout) as http:
+        # No connection is kept between deliveries: connections are pooled by address, and a
+        # pinned request (targets.py) must never travel over one opened for another host name.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False) as http:
             while True:
                 try:
                     sent = await self.deliver_due(http)

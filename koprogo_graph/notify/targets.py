@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 MAX_URL_LENGTH = 2_000
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class RefusedTarget(Exception):
@@ -36,8 +37,13 @@ def is_public(address: str) -> bool:
     """True for a globally routable unicast address (not loopback, private, link-local,
     shared, reserved, multicast, nor an IPv4 one of those mapped into IPv6)."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 carried in IPv6 (mapped, 6to4, NAT64) is judged by the IPv4 address it reaches.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(str(embedded))
     return ip.is_global and not ip.is_multicast
 
 
@@ -101,10 +107,14 @@ async def pinned_request(
     address = allowed[0]
     host = f"[{address}]" if ":" in address else address
     netloc = f"{host}:{parts.port}" if parts.port else host
+    if "@" in parts.netloc:  # basic-auth credentials stay with the request
+        netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-    return pinned, {"Host": host_header or ""}, extensions
+    name = parts.hostname or ""
+    shown = f"[{name}]" if ":" in name else name.encode("idna").decode("ascii")
+    host_header = shown if parts.port is None else f"{shown}:{parts.port}"
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
+    return pinned, {"Host": host_header}, extensions
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ from .context import Context
 from .errors import ErrorCodes, is_expected
 from .executor import Executor
 from .exposure import SchemaExposure
-from .limits import ParseOnce, RequestBudget, check_query_size
+from .limits import ParseOnce, RequestBudget, check_query_size, parse_document, refusal
 from .live import after_gap, shared_key, shared_results
 
 __all__ = ["build_schema"]
@@ -62,8 +62,21 @@ class _Schema(strawberry.Schema):
         """Identical subscriptions share one execution (both websocket protocols come here)."""
         try:
             check_query_size(query)
+            document = parse_document(query, MAX_TOKENS) if query else None
         except KoprogoError as error:
             return _refused(error)
+        except GraphQLError:
+            document = None  # a syntax error: the normal path reports it
+        if document is not None:
+            # Websocket operations are counted here, once, whether they then share a stream
+            # (which runs no extension for them) or not (RequestBudget skips websockets).
+            keyed = (
+                context_value.rate_limiter_and_key(websocket=True)
+                if isinstance(context_value, Context)
+                else None
+            )
+            if error := refusal(keyed, document, operation_name, variable_values):
+                return _refused(error)
         key = shared_key(context_value, query, variable_values, operation_name, MAX_TOKENS)
         if key is None:
             return await super().stream(

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from ..auth import Viewer, decode_token, token_from_header
+from ..auth import Viewer, client_key, decode_token, token_from_header
 from ..errors import Unauthenticated
 from .loaders import sensor_loader
 
@@ -80,16 +80,19 @@ class Context:
     def sensors(self) -> DataLoader:
         return self.loader(sensor_loader)
 
-    def rate_limiter_and_key(self) -> tuple[RateLimiter, str] | None:
-        """The limiter this request counts against, and under which key: the viewer's user id,
-        or the client's address without a valid token (shared live streams are not limited)."""
+    def rate_limiter_and_key(self, *, websocket: bool = False) -> tuple[RateLimiter, str] | None:
+        """The limiter this operation counts against, and under which key: the viewer's user id,
+        or the client's address without a valid token. Shared live streams are not limited; a
+        websocket's operations are counted where they arrive (``websocket=True``)."""
         if self.limiter is None or self.request is None:
+            return None
+        if isinstance(self.request, WebSocket) != websocket:
             return None
         try:
             return self.limiter, f"user:{self.viewer.user_id}"
         except Unauthenticated:
             client = self.request.client
-            return self.limiter, f"address:{client.host if client else '?'}"
+            return self.limiter, f"address:{client_key(client.host if client else '?')}"
 
     @property
     def viewer(self) -> Viewer:

@@ -18,7 +18,6 @@ from graphql import (
     ArgumentNode,
     DocumentNode,
     EnumValueNode,
-    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -52,7 +51,9 @@ __all__ = [
     "RateLimited",
     "RequestBudget",
     "operation_cost",
+    "operation_size",
     "parse_document",
+    "refusal",
 ]
 
 MAX_BODY_BYTES = 1024 * 1024  # an importSensors of 1,000 sensors is ~300 KB
@@ -141,12 +142,21 @@ def check_query_size(query: str | None) -> None:
 # --- Parse once -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=512)
+CACHED_QUERY_CHARS = 4_000  # dashboards' documents are small; a big one is parsed each time
+
+
 def parse_document(query: str, max_tokens: int) -> DocumentNode:
-    """Parse a document (at most ``MAX_QUERY_CHARS``), remembering the last 512: dashboards send
-    the same few documents again and again, and a live subscription is looked at twice (to share
-    it, then to run it)."""
+    """Parse a document (at most ``MAX_QUERY_CHARS``). Small ones are remembered (the last 256):
+    dashboards send the same few again and again, and a live subscription is looked at twice (to
+    share it, then to run it); big ones are not, so the cache stays a few megabytes."""
     check_query_size(query)
+    if len(query) > CACHED_QUERY_CHARS:
+        return parse(query, max_tokens=max_tokens)
+    return _cached_parse(query, max_tokens)
+
+
+@lru_cache(maxsize=256)
+def _cached_parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
@@ -200,47 +210,94 @@ def _buckets(node: FieldNode, variables: dict[str, Any]) -> int:
 
 
 SERIES_FIELDS = frozenset({"readingSeries", "buildingConsumption"})
+PAGED_FIELDS = frozenset({"sensors", "readings", "alerts", "rejectedMessages"})
+MAX_EXPANDED_FIELDS = 5_000  # fields of an operation once its fragments are expanded
+MAX_FIELD_DEPTH = 20
 
 
-def operation_cost(
+class _TooBig(Exception):
+    pass
+
+
+def _field_cost(node: FieldNode, variables: dict[str, Any]) -> int:
+    name = node.name.value
+    if name in SERIES_FIELDS:
+        return _buckets(node, variables)
+    first = _argument(node, "first", variables)
+    if isinstance(first, float) and first.is_integer():
+        first = int(first)
+    if isinstance(first, int) and not isinstance(first, bool) and first > 0:
+        return first
+    if name in PAGED_FIELDS or any(a.name.value == "first" for a in node.arguments or ()):
+        return DEFAULT_PAGE
+    return 1
+
+
+def operation_size(
     document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
-) -> int:
-    """Buckets and page items the operation asks for, summed over every field and alias."""
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
-        return 0
+) -> tuple[int, int]:
+    """(cost, fields) of the operation with its fragments expanded: the buckets and page items it
+    asks for, summed over every field and alias, and how many fields that is. Each fragment is
+    measured once, so a document that doubles at every level costs its own size to measure; a
+    fragment cycle or a depth beyond reason counts as too big (validation would refuse it
+    anyway, but only after expanding it)."""
+    operations = (
+        [get_operation_ast(document, operation_name)]
+        if operation_name
+        else [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    )
     fragments = {
         d.name.value: d.selection_set
         for d in document.definitions
         if not isinstance(d, OperationDefinitionNode) and hasattr(d, "selection_set")
     }
-    variables = variables or {}
+    given = variables or {}
+    measured: dict[str, tuple[int, int]] = {}
+    measuring: set[str] = set()
 
-    def walk(selection_set: SelectionSetNode | None, depth: int) -> int:
-        if selection_set is None or depth > 20:
-            return 0
-        total = 0
+    def walk(selection_set: SelectionSetNode | None, depth: int) -> tuple[int, int]:
+        if selection_set is None:
+            return 0, 0
+        if depth > MAX_FIELD_DEPTH:
+            raise _TooBig
+        cost = fields = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                name = selection.name.value
-                if name in SERIES_FIELDS:
-                    total += _buckets(selection, variables)
-                else:
-                    first = _argument(selection, "first", variables)
-                    if isinstance(first, int) and first > 0:
-                        total += first
-                    elif any(a.name.value == "first" for a in selection.arguments or ()):
-                        total += DEFAULT_PAGE
-                    else:
-                        total += 1
-                total += walk(selection.selection_set, depth + 1)
+                below = walk(selection.selection_set, depth + 1)
+                cost, fields = (
+                    cost + _field_cost(selection, given) + below[0],
+                    fields + 1 + below[1],
+                )
             elif isinstance(selection, InlineFragmentNode):
-                total += walk(selection.selection_set, depth + 1)
+                below = walk(selection.selection_set, depth)
+                cost, fields = cost + below[0], fields + below[1]
             elif isinstance(selection, FragmentSpreadNode):
-                total += walk(fragments.get(selection.name.value), depth + 1)
-        return total
+                below = spread(selection.name.value, depth)
+                cost, fields = cost + below[0], fields + below[1]
+            if fields > MAX_EXPANDED_FIELDS:
+                raise _TooBig
+        return cost, fields
 
-    return walk(operation.selection_set, 0)
+    def spread(name: str, depth: int) -> tuple[int, int]:
+        if name not in measured:
+            if name in measuring:
+                raise _TooBig  # a cycle
+            measuring.add(name)
+            measured[name] = walk(fragments.get(name), depth)
+            measuring.discard(name)
+        return measured[name]
+
+    try:
+        sizes = [walk(op.selection_set, 0) for op in operations if op is not None]
+    except _TooBig:
+        return MAX_COST + 1, MAX_EXPANDED_FIELDS + 1
+    return max(sizes, default=(0, 0))
+
+
+def operation_cost(
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+) -> int:
+    return operation_size(document, operation_name, variables)[0]
 
 
 MAX_STRING_CHARS = 10_000  # no argument of ours is longer; each field has its own, smaller bound
@@ -271,67 +328,99 @@ def _check_json(value: Any, path: str) -> None:
             _check_json(item, f"{path}[{i}]")
 
 
-def _check_value(node: ValueNode, path: str, variables: dict[str, Any]) -> None:
+def _check_value(
+    node: ValueNode, path: str, variables: dict[str, Any], defaults: dict[str, ValueNode]
+) -> None:
     if isinstance(node, VariableNode):
-        _check_json(variables.get(node.name.value), path)
+        name = node.name.value
+        if name in variables:
+            _check_json(variables[name], path)
+        elif name in defaults:
+            _check_value(defaults[name], path, variables, defaults)
     elif isinstance(node, StringValueNode):
         if problem := _bad_text(node.value):
             raise BadUserInput(_field(path), problem)
     elif isinstance(node, ObjectValueNode):
         for field in node.fields:
-            _check_value(field.value, f"{path}.{field.name.value}", variables)
+            _check_value(field.value, f"{path}.{field.name.value}", variables, defaults)
     elif isinstance(node, ListValueNode):
         for i, item in enumerate(node.values):
-            _check_value(item, f"{path}[{i}]", variables)
+            _check_value(item, f"{path}[{i}]", variables, defaults)
 
 
 def check_text_inputs(document: DocumentNode, variables: dict[str, Any] | None) -> None:
     """BAD_USER_INPUT naming the argument (as in ``input.note``) of any text that holds a NUL
-    character (PostgreSQL text cannot) or exceeds every bound of ours, before any resolver."""
+    character (PostgreSQL text cannot) or exceeds every bound of ours, before any resolver:
+    literals, variables, and variables' default values."""
     given = variables or {}
+    defaults = {
+        d.variable.name.value: d.default_value
+        for op in document.definitions
+        if isinstance(op, OperationDefinitionNode)
+        for d in op.variable_definitions or ()
+        if d.default_value is not None
+    }
 
     class Arguments(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: object) -> None:
-            _check_value(node.value, node.name.value, given)
+            _check_value(node.value, node.name.value, given, defaults)
 
     visit(document, Arguments())
 
 
-class RequestBudget(SchemaExtension):
-    """Refuse, before execution, an operation beyond its viewer's rate (RATE_LIMITED), with a
-    text no field accepts, or over ``MAX_COST`` (BAD_USER_INPUT on ``query``). ``limiter_for`` gives the process's limiter and the
-    caller's key (the viewer's user id, else the client address)."""
+Keyed = tuple[RateLimiter, str] | None
 
-    def __init__(self, limiter_for: Callable[[Any], tuple[RateLimiter, str] | None]) -> None:
+
+def refusal(
+    keyed: Keyed,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Any,
+) -> GraphQLError | None:
+    """Why an operation is refused before validation and execution, or None: variables that are
+    no JSON object, the caller's rate (RATE_LIMITED), a document that expands beyond reason, a
+    text no field accepts, or a cost over ``MAX_COST`` (BAD_USER_INPUT)."""
+    if variables is not None and not isinstance(variables, dict):
+        return BadUserInput("variables", "must be a JSON object")
+    if keyed is not None:
+        limiter, key = keyed
+        if not limiter.allow(key, time.monotonic()):
+            return RateLimited()
+    cost, fields = operation_size(document, operation_name, variables)
+    if fields > MAX_EXPANDED_FIELDS:
+        return BadUserInput(
+            "query", f"expands to more than {MAX_EXPANDED_FIELDS} fields with its fragments"
+        )
+    try:
+        check_text_inputs(document, variables)
+    except BadUserInput as error:
+        return error
+    if cost > MAX_COST:
+        return BadUserInput(
+            "query",
+            f"asks for {cost} buckets and items, more than {MAX_COST}: "
+            "split it into smaller requests",
+        )
+    return None
+
+
+class RequestBudget(SchemaExtension):
+    """Apply :func:`refusal` before validation (so before any expensive rule runs), for every
+    operation this schema executes; ``limiter_for`` gives the caller's limiter and key (the
+    viewer's user id, else the client address), or None when the caller was already counted."""
+
+    def __init__(self, limiter_for: Callable[[Any], Keyed]) -> None:
         self.limiter_for = limiter_for
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        error = self._refusal()
-        if error is not None:
-            context.result = ExecutionResult(data=None, errors=[error])
-        yield
-
-    def _refusal(self) -> GraphQLError | None:
-        context = self.execution_context
-        if context.graphql_document is not None:
-            try:
-                check_text_inputs(context.graphql_document, context.variables)
-            except BadUserInput as error:
-                return error
-        keyed = self.limiter_for(context.context)
-        if keyed is not None:
-            limiter, key = keyed
-            if not limiter.allow(key, time.monotonic()):
-                return RateLimited()
-        if context.graphql_document is not None:
-            cost = operation_cost(
-                context.graphql_document, context.operation_name, context.variables
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            error = refusal(
+                self.limiter_for(context.context),
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
             )
-            if cost > MAX_COST:
-                return BadUserInput(
-                    "query",
-                    f"asks for {cost} buckets and items, more than {MAX_COST}: "
-                    "split it into smaller requests",
-                )
-        return None
+            if error is not None:
+                context.pre_execution_errors = [error]
+        yield

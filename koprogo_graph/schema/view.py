@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from ..auth import client_key
 from ..errors import KoprogoError
 from .context import Context
 from .limits import MAX_QUERY_CHARS
@@ -62,21 +63,23 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(request, WebSocket) or context is not UNSET:
             return await super().run(request, context, root_value)
         addresses: ConnectionCounter | None = getattr(request.state, "ws_addresses", None)
-        address = request.client.host if request.client else "?"
+        address = client_key(request.client.host if request.client else "?")
         if addresses is not None and not addresses.enter(address):
             log.info("websocket refused: too many connections from one address")
             await request.close(code=1013, reason="Too many connections")  # before accept: 403
             return request
-        context = await self.get_context(request, request)
+        context: Context | None = None
         try:
+            context = await self.get_context(request, request)
             return await super().run(request, context, root_value)
         finally:
-            if context.closer is not None:  # the connection ended before its token
-                context.closer.cancel()
             if addresses is not None:
                 addresses.leave(address)
-            if context.counted_user is not None:
-                request.state.ws_users.leave(context.counted_user)
+            if context is not None:
+                if context.closer is not None:  # the connection ended before its token
+                    context.closer.cancel()
+                if context.counted_user is not None:
+                    request.state.ws_users.leave(context.counted_user)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Refuse (close 4403) a websocket whose connection_init carries no valid token, or

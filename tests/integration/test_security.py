@@ -660,3 +660,96 @@ async def test_the_rejection_log_is_bounded_as_a_whole():
         )
         assert [r["topic"] for r in newest][-12:] == [f"koprogo/{i}" for i in range(18, 30)]
         assert len(await con.fetch("SELECT 1 FROM rejected_messages")) == 12
+
+
+# --- After review: what the first version of the limits let through ----------------------------
+
+
+async def test_documents_that_expand_beyond_reason_are_refused_unexpanded(graphql, token):
+    bearer = token(uuid.uuid4())
+    # Each fragment spreads the next three times: 3^20 fields once expanded, 600 characters.
+    levels = 20
+    fragments = "\n".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    exploding = f"query {{ ...F0 }}\n{fragments}\nfragment F{levels} on Query {{ me {{ role }} }}"
+    body = await graphql(exploding, token=bearer)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "expands to more than" in body["errors"][0]["message"]
+
+    # Inline fragments do not hide thirty long series from the cost.
+    series = " ".join(
+        f'a{i}: readingSeries(sensorId: "{uuid.uuid4()}", from: "2026-01-01T00:00:00Z", '
+        f'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES) {{ avg }}'
+        for i in range(30)
+    )
+    nested = "query { " + "... on Query { " * 21 + series + " }" * 21 + " }"
+    body = await graphql(nested, token=bearer)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_a_nul_byte_in_a_variable_default_is_refused(graphql, token):
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    await create_sensor(graphql, token(org), buildingId=building)
+    body = await graphql(
+        'mutation($b: ID!, $l: String = "a\\u0000b") { updateBuilding(id: $b, input: {label: $l}) { id } }',
+        {"b": building},
+        token(org),
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "label"
+
+
+async def test_websocket_operations_are_rate_limited_and_checked_like_http(strict_server, token):
+    bearer = token(uuid.uuid4())
+    async with websockets.connect(
+        strict_server.ws_url, subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}
+            )
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        # Variables that are no object: a clean refusal, not a crash.
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "v",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($b: ID) { readingAdded(buildingId: $b) { value } }",
+                        "variables": [1],
+                    },
+                }
+            )
+        )
+        answer = json.loads(await ws.recv())
+        assert answer["type"] == "error"
+        assert answer["payload"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "variables",
+        }
+        # Refused before it counted; five subscriptions fit the burst of five, the next does not.
+        for i in range(5):
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": f"s{i}",
+                        "type": "subscribe",
+                        "payload": {"query": "subscription { readingAdded { value } }"},
+                    }
+                )
+            )
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "over",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { readingAdded { value } }"},
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert answer["id"] == "over" and answer["type"] == "error"
+        assert answer["payload"][0]["extensions"]["code"] == "RATE_LIMITED"

@@ -146,6 +146,8 @@ def test_authorization_header_must_be_bearer(header):
         ("DATABASE_URL", "mysql://app:hunter2-secret@db/koprogo"),
         ("SMTP_URL", "smtp://mail:hunter2-secret@smtp:notaport"),
         ("SMTP_URL", "http://mail:hunter2-secret@smtp:25"),
+        ("DATABASE_URL", "mysql://app:hunter2/secret@db/koprogo"),  # a "/" in the password
+        ("REDIS_URL", "http://r:6379/0?password=hunter2-secret"),
     ],
 )
 def test_a_malformed_url_is_named_without_its_password(name, value):

@@ -95,3 +95,15 @@ def test_failures_are_described_without_the_url():
     assert described[:3] == ["HTTP 404", "could not connect", "timed out"]
     for text in described:
         assert "s3cr3t" not in text and "hooks.example.org" not in text
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2002:0a00:0001::1"])
+def test_ipv4_inside_ipv6_is_judged_by_the_ipv4_it_reaches(address):
+    assert not is_public(address)
+
+
+async def test_pinning_keeps_credentials_and_brackets_ipv6_hosts():
+    url, headers, _ = await pinned_request("http://user:pw@127.0.0.1:8123/h", allow_private=True)
+    assert url == "http://user:pw@127.0.0.1:8123/h" and headers == {"Host": "127.0.0.1:8123"}
+    url, headers, _ = await pinned_request("http://[::1]:8123/h", allow_private=True)
+    assert url == "http://[::1]:8123/h" and headers == {"Host": "[::1]:8123"}
