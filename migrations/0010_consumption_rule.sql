@@ -111,6 +111,7 @@ CREATE OR REPLACE FUNCTION koprogo_readings_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     appended uuid[];
+    bases float8[];
     s uuid[];
     h timestamptz[];
     changed timestamptz[] := '{}';
@@ -119,21 +120,25 @@ DECLARE
     c timestamptz[];
 BEGIN
     -- Sensors whose new readings are the only ones at or after their first new one, and that
-    -- (for meters) never go below the baseline before them: no glitch, no reset.
-    SELECT coalesce(array_agg(p.sensor_id), '{}') INTO appended
-    FROM (SELECT n.sensor_id, min(n.ts) AS first_ts, count(*) AS n
-          FROM new_rows n GROUP BY n.sensor_id) p
+    -- (for meters) never go below the baseline before them nor below each other: no glitch, no
+    -- reset. Each with that baseline (one index lookup per sensor and batch).
+    SELECT coalesce(array_agg(p.sensor_id), '{}'), coalesce(array_agg(b.base), '{}')
+      INTO appended, bases
+    FROM (SELECT sensor_id, min(ts) AS first_ts, count(*) AS n,
+                 bool_and(prev IS NULL OR value >= prev) AS rising,
+                 (array_agg(value ORDER BY ts))[1] AS first_value
+          FROM (SELECT sensor_id, ts, value,
+                       lag(value) OVER (PARTITION BY sensor_id ORDER BY ts) AS prev
+                FROM new_rows) w
+          GROUP BY sensor_id) p
     JOIN sensors se ON se.id = p.sensor_id
+    LEFT JOIN LATERAL (SELECT coalesce(r.glitch_baseline, r.value) AS base FROM readings r
+                       WHERE r.sensor_id = p.sensor_id AND r.ts < p.first_ts
+                       ORDER BY r.ts DESC LIMIT 1) b ON true
     WHERE (SELECT count(*) FROM readings r
            WHERE r.sensor_id = p.sensor_id AND r.ts >= p.first_ts) = p.n
-      AND (se.reading_kind <> 'CUMULATIVE' OR NOT EXISTS (
-            SELECT 1 FROM (
-                SELECT n.value, coalesce(lag(n.value) OVER (ORDER BY n.ts),
-                           (SELECT coalesce(r.glitch_baseline, r.value) FROM readings r
-                            WHERE r.sensor_id = p.sensor_id AND r.ts < p.first_ts
-                            ORDER BY r.ts DESC LIMIT 1)) AS base
-                FROM new_rows n WHERE n.sensor_id = p.sensor_id) d
-            WHERE d.value < d.base));
+      AND (se.reading_kind <> 'CUMULATIVE'
+           OR (p.rising AND (b.base IS NULL OR p.first_value >= b.base)));
 
     -- The others: classify the meters from their first new reading, then recompute what changed.
     FOR m IN SELECT n.sensor_id, min(n.ts) AS first_ts, max(n.ts) AS last_ts
@@ -169,19 +174,18 @@ BEGIN
     END IF;
     WITH paired AS (
         SELECT n.sensor_id, n.ts, n.value, n.organization_id, n.building_id,
-               se.reading_kind = 'CUMULATIVE' AS meter,
-               coalesce(lag(n.value) OVER (PARTITION BY n.sensor_id ORDER BY n.ts),
-                        (SELECT coalesce(r.glitch_baseline, r.value) FROM readings r
-                         WHERE r.sensor_id = n.sensor_id AND r.ts < n.ts
-                         ORDER BY r.ts DESC LIMIT 1)) AS prev
-        FROM new_rows n JOIN sensors se ON se.id = n.sensor_id
-        WHERE n.sensor_id = ANY (appended)
+               se.reading_kind = 'CUMULATIVE' AS meter, se.type,
+               coalesce(lag(n.value) OVER (PARTITION BY n.sensor_id ORDER BY n.ts), a.base) AS prev
+        FROM new_rows n
+        JOIN unnest(appended, bases) AS a(sensor_id, base) ON a.sensor_id = n.sensor_id
+        JOIN sensors se ON se.id = n.sensor_id
     ), deltas AS (
         SELECT sensor_id, date_trunc('hour', ts) AS hour,
                min(organization_id::text)::uuid AS organization_id,
                min(building_id::text)::uuid AS building_id,
                count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
-               CASE WHEN bool_and(meter) THEN sum(koprogo_consumption(prev, value)) END AS consumption
+               CASE WHEN bool_and(meter) THEN sum(koprogo_consumption(prev, value)) END AS consumption,
+               min(type) AS type
         FROM paired
         GROUP BY sensor_id, date_trunc('hour', ts)
     ), per_sensor AS (
@@ -198,10 +202,10 @@ BEGIN
     )
     INSERT INTO readings_hourly_building AS b (organization_id, building_id, sensor_type, hour,
                                                count, sum, min, max, consumption)
-    SELECT d.organization_id, d.building_id, se.type, d.hour, sum(d.count),
+    SELECT d.organization_id, d.building_id, d.type, d.hour, sum(d.count),
            sum(d.sum), min(d.min), max(d.max), sum(d.consumption)
-    FROM deltas d JOIN sensors se ON se.id = d.sensor_id
-    GROUP BY d.organization_id, d.building_id, se.type, d.hour
+    FROM deltas d
+    GROUP BY d.organization_id, d.building_id, d.type, d.hour
     ON CONFLICT (organization_id, building_id, sensor_type, hour) DO UPDATE SET
         count = b.count + EXCLUDED.count, sum = b.sum + EXCLUDED.sum,
         min = least(b.min, EXCLUDED.min), max = greatest(b.max, EXCLUDED.max),
