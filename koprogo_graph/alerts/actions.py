@@ -9,11 +9,28 @@ from typing import Any
 import asyncpg
 
 from ..domain.alert_rules import Clear, Raise
-from ..realtime.events import AlertEvent, alerts_channel, encode_event, jsonable_row
+from ..realtime.events import (
+    AlertEvent,
+    SensorStatusEvent,
+    alerts_channel,
+    encode_event,
+    jsonable_row,
+    sensors_channel,
+)
 from ..store import alerts as alerts_store
 from ..store import notifications
+from ..store import sensors as sensors_store
 
-__all__ = ["apply_verdict", "publish_alert_changes"]
+__all__ = [
+    "FOLLOWED_TYPES",
+    "apply_verdict",
+    "follow",
+    "publish_alert_changes",
+    "publish_sensor_changes",
+]
+
+# The alert types a sensor's status (SENSOR_FAULTY) and connectivity (SENSOR_OFFLINE) follow.
+FOLLOWED_TYPES = frozenset({"SENSOR_FAULTY", "SENSOR_OFFLINE"})
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +69,26 @@ async def publish_alert_changes(broadcast: Any, rows: list[asyncpg.Record]) -> N
             )
         except Exception:
             log.exception("could not publish an alert change")
+
+
+async def follow(
+    con: asyncpg.Connection, alerts: list[Any], also: list[Any] = ()
+) -> list[asyncpg.Record]:
+    """In the caller's transaction: the sensors whose status or connectivity the changed
+    ``alerts`` (and the sensors ``also`` named) moved; the rows that changed."""
+    ids = [a["sensor_id"] for a in alerts if a is not None and a["type"] in FOLLOWED_TYPES]
+    return await sensors_store.follow_alerts(con, [*ids, *also])
+
+
+async def publish_sensor_changes(broadcast: Any, rows: list[Any]) -> None:
+    """After commit: one sensorStatusChanged event per changed sensor (best effort)."""
+    if broadcast is None:
+        return
+    for row in rows:
+        try:
+            event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
+            await broadcast.publish(
+                channel=sensors_channel(row["organization_id"]), message=encode_event(event)
+            )
+        except Exception:
+            log.exception("could not publish a sensor status change")

@@ -23,7 +23,7 @@ from ..domain.consumption import step
 from ..domain.readings import StoredReading
 from ..domain.sensors import resolution_of
 from ..store.db import Database
-from .actions import apply_verdict, publish_alert_changes
+from .actions import apply_verdict, follow, publish_alert_changes, publish_sensor_changes
 
 __all__ = ["AlertEngine"]
 
@@ -106,7 +106,11 @@ class AlertEngine:
                 changed += await self._evaluate(
                     con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"])
                 )
+            # A first reading brings a sensor ONLINE; alerts move status and connectivity.
+            first_seen = [s["id"] for s in sensors if s["connectivity"] == "NEVER_SEEN"]
+            moved = await follow(con, changed, first_seen)
         await publish_alert_changes(self.broadcast, changed)
+        await publish_sensor_changes(self.broadcast, moved)
 
     async def _history(self, con: Any, sensors: list, by_sensor: dict) -> dict:
         wanted = [

@@ -23,8 +23,9 @@ from ..domain.alert_rules import (
     stuck_rule,
 )
 from ..store import notifications
+from ..store import sensors as sensors_store
 from ..store.db import Database, is_transient
-from .actions import apply_verdict, publish_alert_changes
+from .actions import apply_verdict, follow, publish_alert_changes, publish_sensor_changes
 
 __all__ = ["Watchdog"]
 
@@ -112,11 +113,27 @@ class Watchdog:
         self.leak_every = leak_every
         self.reminder_after = reminder_after
 
+    async def _publish(self, alerts: list[Any], sensors: list[Any]) -> None:
+        await publish_alert_changes(self.broadcast, [a for a in alerts if a is not None])
+        await publish_sensor_changes(self.broadcast, sensors)
+
+    async def reconcile(self) -> int:
+        """Every sensor's status and connectivity brought in line with its alerts (at start-up,
+        so that nothing changed while no replica ran stays stale)."""
+        async with self.db.system() as con:
+            moved = await sensors_store.follow_all(con)
+        await self._publish([], moved)
+        return len(moved)
+
     async def run(self) -> None:
         last_leak_check = 0.0
         loop = asyncio.get_running_loop()
+        reconciled = False
         while True:
             try:
+                if not reconciled:
+                    await self.reconcile()
+                    reconciled = True
                 await self.check_offline()
                 await self.check_stuck()
                 await self.send_reminders()
@@ -142,7 +159,8 @@ class Watchdog:
                 )
                 if verdict is not None and rules.enabled:
                     changed.append(await apply_verdict(con, sensor, verdict, now))
-        await publish_alert_changes(self.broadcast, changed)
+            moved = await follow(con, changed)
+        await self._publish(changed, moved)
         return len(changed)
 
     async def check_stuck(self) -> int:
@@ -159,7 +177,8 @@ class Watchdog:
                 verdict = stuck_rule(list(sensor["vals"] or []), covered, rules)
                 if verdict is not None and rules.enabled:
                     changed.append(await apply_verdict(con, sensor, verdict, now))
-        await publish_alert_changes(self.broadcast, changed)
+            moved = await follow(con, changed)
+        await self._publish(changed, moved)
         return len(changed)
 
     async def check_leaks(self) -> int:

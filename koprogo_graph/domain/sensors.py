@@ -12,6 +12,7 @@ __all__ = [
     "MAX_READING_VALUE",
     "MAX_SAMPLING_INTERVAL",
     "MIN_SAMPLING_INTERVAL",
+    "Connectivity",
     "ReadingKind",
     "SensorFieldError",
     "SensorStatus",
@@ -61,6 +62,12 @@ class SensorStatus(StrEnum):
     INACTIVE = "INACTIVE"
     MAINTENANCE = "MAINTENANCE"
     FAULTY = "FAULTY"
+
+
+class Connectivity(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"  # the offline rule fired and no reading came since
+    NEVER_SEEN = "NEVER_SEEN"  # no reading yet
 
 
 _INSTANTANEOUS_TYPES = frozenset({SensorType.TEMPERATURE, SensorType.HUMIDITY, SensorType.HEATING})

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from ..alerts.actions import publish_alert_changes
+from ..alerts.actions import follow, publish_alert_changes, publish_sensor_changes
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 from ..errors import BadUserInput, NotFound
 from ..notify.targets import RefusedTarget, check_webhook_url
@@ -145,9 +145,11 @@ async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -
         raise BadUserInput("note", "must be at most 2000 characters")
     async with info.context.db.tenant(org) as con:
         row = await change(con, org, parse_id(id), viewer.user_id, note)
+        moved = await follow(con, [row]) if row is not None else []
     if row is None:
         raise NotFound("Alert")
     await publish_alert_changes(info.context.broadcast, [row])
+    await publish_sensor_changes(info.context.broadcast, moved)
     return Alert.from_row(row)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import strawberry
 
+from ..alerts.actions import publish_sensor_changes
 from ..domain import sensors as domain
-from ..domain.sensors import SensorStatus, SensorType
+from ..domain.sensors import Connectivity, SensorStatus, SensorType
 from ..errors import BadUserInput, NotFound
-from ..realtime.events import SensorStatusEvent, encode_event, jsonable_row, sensors_channel
 from ..schema.context import Context
 from ..schema.enums import Role
 from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
@@ -73,6 +73,7 @@ class SensorQuery:
         building_id: strawberry.ID | None = None,
         type: SensorType | None = None,
         status: SensorStatus | None = None,
+        connectivity: Connectivity | None = None,
         first: int = 50,
         after: str | None = None,
     ) -> SensorConnection:
@@ -82,6 +83,7 @@ class SensorQuery:
             "building_id": parse_optional_id(building_id, "buildingId"),
             "type": type.value if type else None,
             "status": status.value if status else None,
+            "connectivity": connectivity.value if connectivity else None,
         }
         keyset = decode_keyset(after)
         async with info.context.db.tenant(org) as con:
@@ -239,7 +241,7 @@ class SensorMutation:
             except store.BuildingNotOwned:
                 raise NotFound("Building", field="buildingId") from None
         if row["status"] != before["status"]:
-            await publish_sensor_status(info.context.broadcast, row)
+            await publish_sensor_changes(info.context.broadcast, [row])
         return Sensor.from_row(row)
 
     @strawberry.mutation(description="Delete a sensor and its readings (syndic, superadmin).")
@@ -280,19 +282,6 @@ class SensorMutation:
             given = _rules(input, rules.get("threshold_min"), rules.get("threshold_max"))
             row = await store.merge_alert_rules(con, org, sensor_id, given)
         return Sensor.from_row(row)
-
-
-async def publish_sensor_status(broadcast: Any, row: Any) -> None:
-    """Tell live subscribers that a sensor's status changed (best effort: the change is stored)."""
-    if broadcast is None:
-        return
-    event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
-    try:
-        await broadcast.publish(
-            channel=sensors_channel(row["organization_id"]), message=encode_event(event)
-        )
-    except Exception:
-        log.exception("could not publish a sensor status change")
 
 
 async def _insert(

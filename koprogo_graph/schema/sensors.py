@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import strawberry
 
-from ..domain.sensors import ReadingKind, SensorStatus, SensorType, mqtt_topic
+from ..domain.sensors import Connectivity, ReadingKind, SensorStatus, SensorType, mqtt_topic
 from .pagination import PageInfo
 
 __all__ = [
@@ -106,9 +106,17 @@ class Sensor:
     alert_threshold_max: float | None = strawberry.field(
         description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING."
     )
-    status: SensorStatus
+    status: SensorStatus = strawberry.field(
+        description="INACTIVE and MAINTENANCE are set by people; FAULTY is set automatically while "
+        "a SENSOR_FAULTY alert is unresolved, and cleared when it resolves (unless a person set "
+        "another status meanwhile)."
+    )
+    connectivity: Connectivity = strawberry.field(
+        description="OFFLINE while the offline rule's alert is unresolved, NEVER_SEEN before the "
+        "first reading, ONLINE otherwise."
+    )
     status_changed_at: datetime | None = strawberry.field(
-        description="When the status last changed; null if it never has since registration."
+        description="When the status or connectivity last changed; null if never since registration."
     )
     last_reading_at: datetime | None
     last_value: float | None
@@ -141,6 +149,7 @@ class Sensor:
             alert_threshold_min=rules.get("threshold_min"),
             alert_threshold_max=rules.get("threshold_max"),
             status=SensorStatus(row["status"]),
+            connectivity=Connectivity(row["connectivity"]),
             status_changed_at=row["status_changed_at"],
             last_reading_at=row["last_reading_at"],
             last_value=row["last_value"],

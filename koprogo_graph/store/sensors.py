@@ -14,6 +14,8 @@ __all__ = [
     "DuplicateDeviceId",
     "count",
     "delete",
+    "follow_alerts",
+    "follow_all",
     "get",
     "get_many",
     "ids_in_building",
@@ -80,7 +82,7 @@ async def get_many(
 
 def _filters(org: uuid.UUID, filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
     where, args = ["organization_id = $1"], [org]
-    for column in ("building_id", "type", "status"):
+    for column in ("building_id", "type", "status", "connectivity"):
         value = filters.get(column)
         if value is not None:
             args.append(value)
@@ -152,6 +154,7 @@ async def update(
         k = columns.index("status") + 3
         sets += (
             f", status_changed_at = CASE WHEN status = ${k} THEN status_changed_at ELSE now() END"
+            ", status_auto = false"  # a person's choice: alerts no longer move it back
         )
     try:
         return await con.fetchrow(
@@ -199,3 +202,21 @@ async def ids_in_building(
         sensor_type,
     )
     return [r["id"] for r in rows]
+
+
+async def follow_alerts(
+    con: asyncpg.Connection, sensor_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """Bring each sensor's status and connectivity in line with its unresolved alerts and its
+    readings (koprogo_sensor_follow, migration 0011); the rows that changed."""
+    if not sensor_ids:
+        return []
+    return await con.fetch(
+        "SELECT f.* FROM unnest($1::uuid[]) AS u(id), LATERAL koprogo_sensor_follow(u.id) f",
+        sorted(set(sensor_ids)),
+    )
+
+
+async def follow_all(con: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every sensor brought in line (at start-up: nothing stays stale after a restart)."""
+    return await con.fetch("SELECT f.* FROM sensors s, LATERAL koprogo_sensor_follow(s.id) f")

@@ -27,6 +27,7 @@ from .conftest import (
     start_server,
     stop_server,
 )
+from .live_clients import registered_subscription
 from .processes import free_port
 from .test_subscriptions import raw_subscription, subscriptions_registered
 
@@ -606,3 +607,79 @@ async def test_a_failed_delivery_says_why_without_the_url_to_any_role(
     )
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "token-" not in logged and "/hook" not in logged
+
+
+STATUS = "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id status connectivity } }"
+
+
+async def test_connectivity_follows_silence_and_readings_live(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    """NEVER_SEEN -> ONLINE (first reading) -> OFFLINE (offline rule) -> ONLINE (a reading), each
+    change pushed on sensorStatusChanged and listed by sensors(connectivity:)."""
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, samplingInterval=10)
+    body = await gq(
+        "query($s: ID!) { sensor(id: $s) { connectivity buildingId } }",
+        {"s": sensor["id"]},
+        token(org),
+    )
+    assert body["data"]["sensor"]["connectivity"] == "NEVER_SEEN"
+    building = body["data"]["sensor"]["buildingId"]
+    async with httpx.AsyncClient(base_url=alert_server.url) as http:
+        async with registered_subscription(
+            alert_server, http, token(org), STATUS, {"b": building}
+        ) as next_data:
+            await mqtt_publisher.publish(sensor["mqttTopic"], payload(20.0, seconds_ago=60), qos=1)
+            seen = [(await next_data())["sensorStatusChanged"]["connectivity"] for _ in range(2)]
+            assert seen == ["ONLINE", "OFFLINE"]
+            offline = await gq(
+                "{ sensors(connectivity: OFFLINE) { edges { node { id } } } }", token=token(org)
+            )
+            assert [e["node"]["id"] for e in offline["data"]["sensors"]["edges"]] == [sensor["id"]]
+            await mqtt_publisher.publish(sensor["mqttTopic"], payload(21.0), qos=1)
+            changed = (await next_data())["sensorStatusChanged"]
+            assert changed == {"id": sensor["id"], "status": "ACTIVE", "connectivity": "ONLINE"}
+
+
+async def test_a_glitch_makes_a_meter_faulty_until_its_alert_is_resolved(
+    alert_server, gq, token, mqtt_publisher, receiver
+):
+    _, hook_url = receiver
+    org = uuid.uuid4()
+    sensor = await setup_org(gq, token, hook_url, org, readingKind="CUMULATIVE")
+    body = await gq(
+        "query($s: ID!) { sensor(id: $s) { buildingId } }", {"s": sensor["id"]}, token(org)
+    )
+    building = body["data"]["sensor"]["buildingId"]
+    async with httpx.AsyncClient(base_url=alert_server.url) as http:
+        async with registered_subscription(
+            alert_server, http, token(org), STATUS, {"b": building}
+        ) as next_data:
+            await mqtt_publisher.publish(sensor["mqttTopic"], payload(1000.0, seconds_ago=3), qos=1)
+            assert (await next_data())["sensorStatusChanged"]["connectivity"] == "ONLINE"
+            await mqtt_publisher.publish(sensor["mqttTopic"], payload(999.0, seconds_ago=2), qos=1)
+            assert (await next_data())["sensorStatusChanged"]["status"] == "FAULTY"
+            alert = await open_alert_of_type(gq, token, org, sensor["id"], "SENSOR_FAULTY")
+            resolved = await gq(
+                'mutation($a: ID!) { resolveAlert(id: $a, note: "probe replaced") { status } }',
+                {"a": alert["id"]},
+                token(org),
+            )
+            assert resolved["data"]["resolveAlert"]["status"] == "RESOLVED"
+            assert (await next_data())["sensorStatusChanged"]["status"] == "ACTIVE"
+
+    # A person's MAINTENANCE is not undone when a later fault resolves.
+    await mqtt_publisher.publish(sensor["mqttTopic"], payload(998.0, seconds_ago=1), qos=1)
+    alert = await open_alert_of_type(gq, token, org, sensor["id"], "SENSOR_FAULTY")
+    await gq(
+        "mutation($s: ID!) { updateSensor(id: $s, input: {status: MAINTENANCE}) { status } }",
+        {"s": sensor["id"]},
+        token(org),
+    )
+    await gq(
+        "mutation($a: ID!) { resolveAlert(id: $a) { status } }", {"a": alert["id"]}, token(org)
+    )
+    body = await gq("query($s: ID!) { sensor(id: $s) { status } }", {"s": sensor["id"]}, token(org))
+    assert body["data"]["sensor"]["status"] == "MAINTENANCE"
