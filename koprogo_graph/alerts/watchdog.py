@@ -22,6 +22,7 @@ from ..domain.alert_rules import (
     offline_rule,
     stuck_rule,
 )
+from ..domain.sensors import resolution_of
 from ..store import notifications
 from ..store import sensors as sensors_store
 from ..store.db import Database, is_transient
@@ -204,11 +205,12 @@ class Watchdog:
             for sensor in sensors:
                 rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
                 consumption = by_sensor[sensor["id"]]
-                verdict = leak_rule([consumption.get(h) for h in hours], rules)
+                unit = sensor["unit_of_measure"]
+                decimals = resolution_of(unit, sensor["resolution"])
+                verdict = leak_rule([consumption.get(h) for h in hours], rules, unit, decimals)
                 if rules.leak_night_window and not isinstance(verdict, Raise):
-                    verdict = night_leak_rule(
-                        [consumption.get(h) for h in last_night(now, self.timezone)], rules
-                    )
+                    night = [consumption.get(h) for h in last_night(now, self.timezone)]
+                    verdict = night_leak_rule(night, rules, unit, decimals)
                 if verdict is None or (isinstance(verdict, Clear) and not sensor["open_leaks"]):
                     continue
                 row = await apply_verdict(con, sensor, verdict, now)

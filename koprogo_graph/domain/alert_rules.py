@@ -219,7 +219,12 @@ def offline_rule(
     )
 
 
-def leak_rule(hourly_consumption: Sequence[float | None], rules: AlertRules) -> Verdict:
+def leak_rule(
+    hourly_consumption: Sequence[float | None],
+    rules: AlertRules,
+    unit: str = "",
+    decimals: int | None = None,
+) -> Verdict:
     """Water that never stops: consumption above zero in every hour of the window.
 
     ``hourly_consumption`` holds the window's hours in order; an hour without data (None) breaks
@@ -231,19 +236,24 @@ def leak_rule(hourly_consumption: Sequence[float | None], rules: AlertRules) -> 
     if any(c is None for c in window):
         return None
     if all(c > 0 for c in window):
-        lowest = min(window)
+        lowest = exact(min(window), decimals)
         return Raise(
             AlertType.LEAK_DETECTED,
             AlertSeverity.CRITICAL,
             f"water has flowed in every hour of the last {len(window)} h "
-            f"(at least {lowest:g} per hour)",
-            lowest,
+            f"(at least {_shown(lowest, unit + '/h' if unit else 'per hour')})",
+            float(lowest),
             0.0,
         )
     return Clear(AlertType.LEAK_DETECTED)
 
 
-def night_leak_rule(night_hours: Sequence[float | None], rules: AlertRules) -> Verdict:
+def night_leak_rule(
+    night_hours: Sequence[float | None],
+    rules: AlertRules,
+    unit: str = "",
+    decimals: int | None = None,
+) -> Verdict:
     """The night-flow variant: water flowing in each hour of the 02:00-05:00 local window, when
     nobody should be drawing any. ``night_hours`` are that window's three hours, in order."""
     if not (rules.leak_detection and rules.leak_night_window) or len(night_hours) != 3:
@@ -251,12 +261,13 @@ def night_leak_rule(night_hours: Sequence[float | None], rules: AlertRules) -> V
     if any(c is None for c in night_hours):
         return None
     if all(c > 0 for c in night_hours):
-        lowest = min(night_hours)
+        lowest = exact(min(night_hours), decimals)
         return Raise(
             AlertType.LEAK_DETECTED,
             AlertSeverity.CRITICAL,
-            f"water flowed all night between 02:00 and 05:00 (at least {lowest:g} per hour)",
-            lowest,
+            "water flowed all night between 02:00 and 05:00 "
+            f"(at least {_shown(lowest, unit + '/h' if unit else 'per hour')})",
+            float(lowest),
             0.0,
         )
     return Clear(AlertType.LEAK_DETECTED)

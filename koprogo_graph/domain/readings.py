@@ -30,3 +30,4 @@ class StoredReading:
     is_anomaly: bool
     anomaly_reason: str | None
     received_at: datetime
+    resolution: int = 3  # decimal places its value is shown at

@@ -20,9 +20,11 @@ __all__ = [
     "check_calibration_factor",
     "check_device_id",
     "check_optional_text",
+    "check_resolution",
     "check_sampling_interval",
     "check_text",
     "check_thresholds",
+    "clean",
     "default_reading_kind",
     "default_unit_of_measure",
     "mqtt_topic",
@@ -89,8 +91,31 @@ _RESOLUTION = {"m3": 3, "m³": 3, "kwh": 3, "mwh": 3, "gj": 3, "kw": 3, "°c": 2
 DEFAULT_RESOLUTION = 3
 
 
-def resolution_of(unit_of_measure: str) -> int:
+MAX_RESOLUTION = 6
+
+
+def resolution_of(unit_of_measure: str, override: int | None = None) -> int:
+    """Decimal places of a sensor's numbers: its own setting, else its unit's default."""
+    if override is not None:
+        return override
     return _RESOLUTION.get(unit_of_measure.strip().lower(), DEFAULT_RESOLUTION)
+
+
+def clean(value: float | None, decimals: int) -> float | None:
+    """``value`` at ``decimals`` places, free of binary noise in its decimal form
+    (1,000.012 - 1,000 is 0.012, never 0.011999999999996902); sums are rounded once summed."""
+    if value is None:
+        return None
+    rounded = round(value, decimals)
+    return rounded + 0.0  # no -0.0
+
+
+def check_resolution(decimals: int | None) -> int | None:
+    if decimals is not None and not 0 <= decimals <= MAX_RESOLUTION:
+        raise SensorFieldError(
+            "resolution", f"must be between 0 and {MAX_RESOLUTION} decimal places"
+        )
+    return decimals
 
 
 def default_reading_kind(sensor_type: SensorType) -> ReadingKind:

@@ -254,4 +254,5 @@ def _stored(
         is_anomaly=row.is_anomaly,
         anomaly_reason=row.anomaly_reason,
         received_at=received_at,
+        resolution=info.resolution,
     )

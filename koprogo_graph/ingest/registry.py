@@ -18,6 +18,8 @@ from typing import Any
 
 import asyncpg
 
+from ..domain.sensors import resolution_of
+
 __all__ = ["NOTIFY_CHANNEL", "SensorInfo", "SensorRegistry"]
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class SensorInfo:
     status: str
     threshold_min: float | None
     threshold_max: float | None
+    resolution: int = 3
 
 
 def _info(row: Any) -> SensorInfo:
@@ -57,6 +60,7 @@ def _info(row: Any) -> SensorInfo:
         status=row["status"],
         threshold_min=rules.get("threshold_min"),
         threshold_max=rules.get("threshold_max"),
+        resolution=resolution_of(row["unit_of_measure"], row["resolution"]),
     )
 
 

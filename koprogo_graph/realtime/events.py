@@ -17,6 +17,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from broadcaster import Event as BroadcastEvent
 
 from ..domain.readings import StoredReading
+from ..domain.sensors import clean
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def reading_event(r: StoredReading) -> ReadingEvent:
         sensorType=r.sensor_type,
         readingKind=r.reading_kind,
         timestamp=r.ts.isoformat(),
-        value=r.value,
+        value=clean(r.value, r.resolution),
         rawValue=r.raw_value,
         unitOfMeasure=r.unit_of_measure,
         batteryLevel=r.battery_level,

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
 from ..domain.consumption import fill as fill_gaps
-from ..domain.sensors import MAX_READING_VALUE, ReadingKind, SensorType, default_reading_kind
+from ..domain.sensors import (
+    MAX_READING_VALUE,
+    ReadingKind,
+    SensorType,
+    clean,
+    default_reading_kind,
+    resolution_of,
+)
 from ..errors import BadUserInput, NotFound
 from ..schema.aggregates import (
     ConsumptionBucket,
@@ -42,16 +50,21 @@ def _check_request(start: datetime, end: datetime, width: BucketWidth) -> None:
         )
 
 
-def _reading_bucket(b: Bucket) -> ReadingBucket:
+def _reading_bucket(b: Bucket, decimals: int) -> ReadingBucket:
+    """A bucket as shown: summed, then rounded at the sensor's resolution."""
     return ReadingBucket(
         bucket_start=b.start,
-        avg=b.avg,
-        min=b.min,
-        max=b.max,
+        avg=clean(b.avg, decimals),
+        min=clean(b.min, decimals),
+        max=clean(b.max, decimals),
         count=b.count,
-        sum=b.sum,
-        consumption=b.consumption,
+        sum=clean(b.sum, decimals),
+        consumption=clean(b.consumption, decimals),
     )
+
+
+def _decimals(sensor: Any) -> int:
+    return resolution_of(sensor["unit_of_measure"], sensor["resolution"])
 
 
 def _manual(row) -> ManualReading:
@@ -83,13 +96,15 @@ class AggregateQuery:
         tz = parse_timezone(timezone)
         _check_request(from_, to, bucket)
         async with info.context.db.tenant(org) as con:
-            if await sensors_store.get(con, org, sid) is None:
+            sensor = await sensors_store.get(con, org, sid)
+            if sensor is None:
                 return []
             buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
         ordered = [buckets[k] for k in sorted(buckets)]
         if fill is not FillMode.NONE:
             ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
-        return [_reading_bucket(b) for b in ordered]
+        decimals = _decimals(sensor)
+        return [_reading_bucket(b, decimals) for b in ordered]
 
     @strawberry.field(description="Consumption of a building's sensors of one type, per bucket.")
     async def building_consumption(
@@ -112,7 +127,9 @@ class AggregateQuery:
         _check_request(from_, to, bucket)
         breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
         async with info.context.db.tenant(org) as con:
-            ids = await sensors_store.ids_in_building(con, org, building, sensor_type.value)
+            meters = await sensors_store.meters_in_building(con, org, building, sensor_type.value)
+            ids = [m["id"] for m in meters]
+            decimals = max((_decimals(m) for m in meters), default=3)
             if not breakdown:  # building rollups: one row per hour, not one per sensor and hour
                 totals = await series_store.building_series(
                     con, org, building, sensor_type.value, ids, from_, to, bucket, tz
@@ -120,7 +137,7 @@ class AggregateQuery:
                 return [
                     ConsumptionBucket(
                         bucket_start=b.start,
-                        consumption=b.consumption or 0.0,
+                        consumption=clean(b.consumption or 0.0, decimals),
                         sensor_count=len(ids),
                         by_sensor=[],
                     )
@@ -131,12 +148,20 @@ class AggregateQuery:
         for sid, buckets in per_sensor.items():
             for start, b in buckets.items():
                 parts_by_bucket.setdefault(start, []).append(
-                    SensorConsumption(sensor_id=strawberry.ID(str(sid)), consumption=b.consumption)
+                    SensorConsumption(
+                        sensor_id=strawberry.ID(str(sid)),
+                        consumption=clean(b.consumption, decimals),
+                    )
                 )
         return [
             ConsumptionBucket(
                 bucket_start=start,
-                consumption=math.fsum(c.consumption or 0.0 for c in parts),
+                consumption=clean(
+                    math.fsum(
+                        per_sensor[uuid.UUID(c.sensor_id)][start].consumption or 0.0 for c in parts
+                    ),
+                    decimals,
+                ),
                 sensor_count=len(parts),
                 by_sensor=sorted(parts, key=lambda c: c.sensor_id),
             )
@@ -163,7 +188,8 @@ class AggregateQuery:
             tolerance_percent=TOLERANCE_PERCENT,
         )
         async with info.context.db.tenant(org) as con:
-            if await sensors_store.get(con, org, sid) is None:
+            sensor = await sensors_store.get(con, org, sid)
+            if sensor is None:
                 return empty
             manual = await manual_store.in_range(con, org, sid, from_, to)
             if len(manual) < 2:
@@ -172,10 +198,12 @@ class AggregateQuery:
             iot = await manual_store.iot_consumption_between(
                 con, org, sid, first["read_at"], last["read_at"]
             )
-        manual_delta = last["value"] - first["value"]
+        decimals = _decimals(sensor)
+        manual_delta = clean(last["value"] - first["value"], decimals)
+        iot = clean(iot, decimals)
         deviation = None
-        if iot is not None and manual_delta != 0:
-            deviation = (iot - manual_delta) / manual_delta * 100
+        if iot is not None and manual_delta:
+            deviation = clean((iot - manual_delta) / manual_delta * 100, 2)
         return CrossValidation(
             sensor_id=sensor_id,
             first_manual=_manual(first),

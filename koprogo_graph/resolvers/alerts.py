@@ -10,6 +10,7 @@ import strawberry
 
 from ..alerts.actions import follow, publish_alert_changes, publish_sensor_changes
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.sensors import clean
 from ..errors import BadUserInput, NotFound
 from ..notify.targets import RefusedTarget, check_webhook_url
 from ..schema.alerts import (
@@ -118,7 +119,9 @@ class AlertQuery:
                 SeverityCount(severity=AlertSeverity(r["severity"]), count=r["n"])
                 for r in stats["by_severity"]
             ],
-            mean_time_to_acknowledge_seconds=float(t["mtta"]) if t["mtta"] is not None else None,
+            mean_time_to_acknowledge_seconds=clean(float(t["mtta"]), 1)
+            if t["mtta"] is not None
+            else None,
         )
 
     @strawberry.field(description="Where your organization's alert notifications go.")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from ..domain.sensors import resolution_of
 from ..errors import BadUserInput
 from ..schema.context import Context
 from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
@@ -65,8 +66,11 @@ class ReadingQuery:
             total = await store.count_range(con, org, sid, from_, to)
             rows = await store.page(con, org, sid, from_, to, limit=limit + 1, after=cursor)
         unit = sensor["unit_of_measure"]
+        decimals = resolution_of(unit, sensor["resolution"])
         edges = [
-            ReadingEdge(cursor=encode_cursor(r["ts"].isoformat()), node=Reading.from_row(r, unit))
+            ReadingEdge(
+                cursor=encode_cursor(r["ts"].isoformat()), node=Reading.from_row(r, unit, decimals)
+            )
             for r in rows[:limit]
         ]
         return ReadingConnection(

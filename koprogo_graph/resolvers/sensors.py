@@ -135,6 +135,7 @@ def _new_sensor_row(data: CreateSensorInput, prefix: str = "") -> dict[str, Any]
             "sampling_interval": domain.check_sampling_interval(data.sampling_interval),
             "calibration_factor": domain.check_calibration_factor(data.calibration_factor),
             "installed_at": data.installed_at or datetime.now().astimezone(),
+            "resolution": domain.check_resolution(data.resolution),
             "alert_rules": rules,
         }
 
@@ -142,7 +143,7 @@ def _new_sensor_row(data: CreateSensorInput, prefix: str = "") -> dict[str, Any]
 def _changes(data: UpdateSensorInput) -> dict[str, Any]:
     """The columns an UpdateSensorInput sets (explicit null only where a column allows it)."""
     given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
-    nullable = {"unit_id", "firmware_version", "floor"}
+    nullable = {"unit_id", "firmware_version", "floor", "resolution"}
     for key, value in given.items():
         if value is None and key not in nullable:
             raise BadUserInput(_camel(key), "must not be null")
@@ -158,6 +159,7 @@ def _changes(data: UpdateSensorInput) -> dict[str, Any]:
         "location": lambda v: domain.check_text("location", v),
         "unit_of_measure": lambda v: domain.check_text("unitOfMeasure", v, max_length=20),
         "sampling_interval": domain.check_sampling_interval,
+        "resolution": domain.check_resolution,
         "reading_kind": lambda v: v.value,
         "status": lambda v: v.value,
     }

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .sensors import Sensor
 
 from ..domain.quality import Quality
+from ..domain.sensors import clean
 from .pagination import PageInfo
 
 __all__ = ["Reading", "ReadingConnection", "ReadingEdge", "RejectedMessage"]
@@ -41,11 +42,11 @@ class Reading:
         return await sensor_by_id(info, self.sensor_id)
 
     @classmethod
-    def from_row(cls, row: Any, unit_of_measure: str) -> Reading:
+    def from_row(cls, row: Any, unit_of_measure: str, decimals: int) -> Reading:
         return cls(
             sensor_id=strawberry.ID(str(row["sensor_id"])),
             timestamp=row["ts"],
-            value=row["value"],
+            value=clean(row["value"], decimals),
             raw_value=row["raw_value"],
             unit_of_measure=unit_of_measure,
             battery_level=row["battery_level"],

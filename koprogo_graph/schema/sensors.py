@@ -9,7 +9,15 @@ from typing import Any
 import asyncpg
 import strawberry
 
-from ..domain.sensors import Connectivity, ReadingKind, SensorStatus, SensorType, mqtt_topic
+from ..domain.sensors import (
+    Connectivity,
+    ReadingKind,
+    SensorStatus,
+    SensorType,
+    clean,
+    mqtt_topic,
+    resolution_of,
+)
 from .pagination import PageInfo
 
 __all__ = [
@@ -120,6 +128,10 @@ class Sensor:
     )
     last_reading_at: datetime | None
     last_value: float | None
+    resolution: int = strawberry.field(
+        description="Decimal places its numbers are shown and compared at: its own setting, else "
+        "its unit's default (3 for m3, kWh, MWh, GJ; 2 for °C; 1 for %; 0 for ppm)."
+    )
     last_battery_level: int | None
     installed_at: datetime
     created_at: datetime
@@ -128,6 +140,7 @@ class Sensor:
     @classmethod
     def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> Sensor:
         rules = row["alert_rules"] or {}
+        decimals = resolution_of(row["unit_of_measure"], row["resolution"])
         return cls(
             id=strawberry.ID(str(row["id"])),
             organization_id=strawberry.ID(str(row["organization_id"])),
@@ -152,7 +165,8 @@ class Sensor:
             connectivity=Connectivity(row["connectivity"]),
             status_changed_at=row["status_changed_at"],
             last_reading_at=row["last_reading_at"],
-            last_value=row["last_value"],
+            last_value=clean(row["last_value"], decimals),
+            resolution=decimals,
             last_battery_level=row["last_battery_level"],
             installed_at=row["installed_at"],
             created_at=row["created_at"],
@@ -187,6 +201,10 @@ class CreateSensorInput:
     unit_id: strawberry.ID | None = None
     floor: int | None = None
     firmware_version: str | None = None
+    resolution: int | None = strawberry.field(
+        default=None,
+        description="Decimal places its numbers are shown at (0-6); null: its unit's default.",
+    )
     calibration_factor: float = 1.0
     installed_at: datetime | None = None
     alert_threshold_min: float | None = strawberry.field(
@@ -207,6 +225,10 @@ class UpdateSensorInput:
     manufacturer: str | None = strawberry.UNSET
     model: str | None = strawberry.UNSET
     firmware_version: str | None = strawberry.UNSET
+    resolution: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Decimal places its numbers are shown at (0-6); null: its unit's default.",
+    )
     location: str | None = strawberry.UNSET
     floor: int | None = strawberry.UNSET
     unit_of_measure: str | None = strawberry.UNSET

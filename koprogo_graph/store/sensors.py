@@ -18,10 +18,10 @@ __all__ = [
     "follow_all",
     "get",
     "get_many",
-    "ids_in_building",
     "insert_many",
     "list_page",
     "merge_alert_rules",
+    "meters_in_building",
     "update",
 ]
 
@@ -44,6 +44,7 @@ WRITABLE = frozenset(
         "alert_rules",
         "status",
         "installed_at",
+        "resolution",
     }
 )
 
@@ -190,18 +191,17 @@ async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) 
     return status == "DELETE 1"
 
 
-async def ids_in_building(
+async def meters_in_building(
     con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID, sensor_type: str
-) -> list[uuid.UUID]:
+) -> list[asyncpg.Record]:
     """The building's meters (cumulative sensors) of one type: what has a consumption."""
-    rows = await con.fetch(
-        "SELECT id FROM sensors WHERE organization_id = $1 AND building_id = $2 AND type = $3 "
-        "AND reading_kind = 'CUMULATIVE'",
+    return await con.fetch(
+        "SELECT id, unit_of_measure, resolution FROM sensors WHERE organization_id = $1 "
+        "AND building_id = $2 AND type = $3 AND reading_kind = 'CUMULATIVE' ORDER BY id",
         org,
         building_id,
         sensor_type,
     )
-    return [r["id"] for r in rows]
 
 
 async def follow_alerts(

@@ -137,8 +137,13 @@ async def meter(database_url):
 
 
 def close(a: float | None, b: float | None) -> bool:
+    """The API's number is the reference at the meter's resolution (3 decimal places for m3):
+    within half a thousandth, and written with at most 3 decimals."""
     return (a is None and b is None) or (
-        a is not None and b is not None and abs(a - b) <= 1e-6 * max(1, abs(b))
+        a is not None
+        and b is not None
+        and abs(a - b) <= 0.0005 + 1e-9 * abs(b)
+        and a == round(a, 3)
     )
 
 

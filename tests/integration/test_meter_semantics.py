@@ -137,3 +137,37 @@ async def test_gauges_have_no_consumption(ingest_server, gq, token, mqtt_publish
     )
     assert error_codes(refused) == ["BAD_USER_INPUT"]
     assert refused["errors"][0]["extensions"]["field"] == "sensorType"
+
+
+async def test_numbers_come_without_binary_noise(ingest_server, gq, token, mqtt_publisher):
+    org = uuid.uuid4()
+    bearer = token(org)
+    sensor = await create_sensor(gq, bearer)
+    t0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    for minutes, value in ((1, 1000.0), (2, 1000.012), (3, 1000.021)):
+        await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=minutes), value)
+    await stored(gq, bearer, sensor["id"], 3)
+    await gq(
+        "mutation($s: ID!) { calibrateSensor(id: $s, calibrationFactor: 1.1) { id } }",
+        {"s": sensor["id"]},
+        bearer,
+    )
+    await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=4), 909.2)
+    await stored(gq, bearer, sensor["id"], 4)
+    body = await gq(
+        SERIES,
+        {"s": sensor["id"], "from": t0.isoformat(), "to": (t0 + timedelta(hours=1)).isoformat()},
+        bearer,
+    )
+    (bucket,) = body["data"]["readingSeries"]
+    # 0.012 + 0.009 + (909.2 * 1.1 = 1000.1200000000001) - 1000.021
+    assert bucket["consumption"] == 0.12
+    readings = await gq(
+        """query($s: ID!) { readings(sensorId: $s, from: "2020-01-01T00:00:00Z",
+           to: "2100-01-01T00:00:00Z") { edges { node { value rawValue } } } }""",
+        {"s": sensor["id"]},
+        bearer,
+    )
+    values = [e["node"]["value"] for e in readings["data"]["readings"]["edges"]]
+    assert values == [1000.0, 1000.012, 1000.021, 1000.12]
+    assert readings["data"]["readings"]["edges"][-1]["node"]["rawValue"] == 909.2

@@ -508,6 +508,11 @@ async def test_development_and_tests_keep_introspection_open(graphql):
             {},
         ),
         (
+            "resolution",
+            "mutation($id: ID!) { updateSensor(id: $id, input: {resolution: 9}) { id } }",
+            {},
+        ),
+        (
             "calibrationFactor",
             "mutation($id: ID!) { calibrateSensor(id: $id, calibrationFactor: 1e300) { id } }",
             {},

@@ -193,3 +193,13 @@ def test_pending_duration():
     assert pending_elapsed(at - timedelta(minutes=10), at, rules)
     assert not pending_elapsed(None, at, rules)
     assert pending_elapsed(None, at, AlertRules())
+
+
+def test_leak_messages_say_their_unit_without_float_noise():
+    rules = AlertRules.for_sensor("COLD_WATER", None)
+    hours = [1000.012 - 1000] * 24  # 0.011999999999989086 in binary floats
+    verdict = leak_rule(hours, rules, "m3", 3)
+    assert (
+        verdict.message == "water has flowed in every hour of the last 24 h (at least 0.012 m3/h)"
+    )
+    assert verdict.reading_value == 0.012

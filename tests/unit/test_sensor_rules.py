@@ -84,3 +84,14 @@ def test_thresholds_min_above_max_is_refused():
     assert err.value.field == "alertThresholdMin"
     d.check_thresholds(5.0, 5.0)
     d.check_thresholds(None, 5.0)
+
+
+def test_numbers_are_shown_at_the_sensors_resolution():
+    from koprogo_graph.domain.sensors import clean, resolution_of
+
+    assert resolution_of("m3") == 3 and resolution_of("°C") == 2 and resolution_of("%") == 1
+    assert resolution_of("ppm") == 0 and resolution_of("m3", 1) == 1 and resolution_of("L") == 3
+    assert clean(1000.012 - 1000, 3) == 0.012
+    assert repr(clean(0.009000000000000341, 3)) == "0.009"
+    assert clean(-0.0001, 3) == 0.0 and str(clean(-0.0001, 3)) == "0.0"
+    assert clean(None, 3) is None
