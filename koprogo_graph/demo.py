@@ -70,7 +70,8 @@ def demo_services(sensors: int, rate: float):
             log.info("demo: %d sensor(s) provisioned in organization %s", added, DEMO_ORGANIZATION)
             await asyncio.sleep(1)  # let the ingestor subscribe
             leaking = next(s for s in fleet if s.leak_lph > 0)
-            await _replay_day(settings, leaking)
+            if leaking.seen_at is None:  # a new demo; on kept data the meter just goes on
+                await _replay_day(settings, leaking)
             await run_simulation(settings.mqtt, fleet, rate=rate, duration=None)
 
         return [run]

@@ -24,6 +24,7 @@ __all__ = ["SimulatedSensor", "make_fleet", "provision", "run_simulation"]
 log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Europe/Brussels")
 KINDS = ("COLD_WATER", "HOT_WATER", "ELECTRICITY", "TEMPERATURE")
+METERS = frozenset({"COLD_WATER", "HOT_WATER", "ELECTRICITY"})
 
 
 def water_flow_lph(local: datetime, leak_lph: float) -> float:
@@ -45,6 +46,7 @@ class SimulatedSensor:
     index: float = field(default_factory=lambda: random.uniform(10, 900))
     battery: float = field(default_factory=lambda: random.uniform(40, 100))
     last: float = field(default_factory=time.time)
+    seen_at: datetime | None = None  # its last stored reading, when it was registered already
 
     @property
     def topic(self) -> str:
@@ -124,6 +126,23 @@ async def provision(database_url: str, fleet: list[SimulatedSensor]) -> int:
                         {"threshold_max": 26.0} if kind is SensorType.TEMPERATURE else {},
                     )
                     added += status.endswith("1")
+                # Registered before (a demo restarted on kept data): meters go on from their
+                # last index, never from a new random one (which the consumption rule would
+                # take for a glitch or a reset).
+                known = await con.fetch(
+                    "SELECT device_id, last_value, last_reading_at FROM sensors "
+                    "WHERE organization_id = $1 AND device_id = ANY($2::text[])",
+                    org,
+                    [s.device_id for s in sensors],
+                )
+                state = {r["device_id"]: r for r in known}
+                for s in sensors:
+                    row = state.get(s.device_id)
+                    if row is None or row["last_reading_at"] is None:
+                        continue
+                    s.seen_at = row["last_reading_at"]
+                    if s.type in METERS and row["last_value"] is not None:
+                        s.index = row["last_value"]
     return added
 
 
