@@ -54,6 +54,7 @@ def _background_services(
         every=settings.offline_check_seconds,
         leak_every=settings.leak_check_seconds,
         reminder_after=settings.reminder_seconds,
+        engine=engine,
     )
     services: list[BackgroundService] = [watchdog.run]
     if settings.notify:

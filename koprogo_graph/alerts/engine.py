@@ -22,6 +22,7 @@ from ..domain.alerts import AlertType
 from ..domain.consumption import step
 from ..domain.readings import StoredReading
 from ..domain.sensors import resolution_of
+from ..store import evaluations as evaluations_store
 from ..store.db import Database
 from .actions import apply_verdict, follow, publish_alert_changes, publish_sensor_changes
 
@@ -90,27 +91,64 @@ class AlertEngine:
         self.broadcast = broadcast
 
     async def on_readings(self, readings: list[StoredReading]) -> None:
-        """Evaluate threshold, battery and meter rules on a committed batch, in device-time order."""
+        """Evaluate a committed batch, and clear its pending evaluation in the same transaction
+        (a batch some other replica's watchdog took over meanwhile is left to it)."""
+        pending = {r.evaluation_id for r in readings if r.evaluation_id is not None}
+        async with self.db.system() as con:
+            if pending:
+                mine = await evaluations_store.claim(con, sorted(pending))
+                readings = [
+                    r for r in readings if r.evaluation_id is None or r.evaluation_id in mine
+                ]
+            changed, moved = await self._evaluate_batch(con, readings)
+            if pending:
+                await evaluations_store.done(con, sorted(mine))
+        await publish_alert_changes(self.broadcast, changed)
+        await publish_sensor_changes(self.broadcast, moved)
+
+    async def evaluate_left_over(self, older_than_seconds: float = 5.0) -> int:
+        """Evaluate the batches a process stored but did not live to evaluate (it crashed
+        between the two commits); the number of batches."""
+        async with self.db.system() as con:
+            batches = await evaluations_store.claim_left_over(con, older_than_seconds)
+            readings = [
+                _stored(r)
+                for b in batches
+                for r in await evaluations_store.readings_of(con, b["sensor_ids"], b["timestamps"])
+            ]
+            changed, moved = await self._evaluate_batch(con, readings)
+            await evaluations_store.done(con, [b["id"] for b in batches])
+        if batches:
+            log.warning("evaluated %d batch(es) of readings left behind by a crash", len(batches))
+        await publish_alert_changes(self.broadcast, changed)
+        await publish_sensor_changes(self.broadcast, moved)
+        return len(batches)
+
+    async def _evaluate_batch(
+        self, con: Any, readings: list[StoredReading]
+    ) -> tuple[list[Any], list[Any]]:
+        """Threshold, battery and meter rules on readings, in device-time order, in the
+        caller's transaction: (changed alerts, sensors whose status or connectivity moved)."""
         by_sensor: dict[Any, list[StoredReading]] = defaultdict(list)
         for r in sorted(readings, key=lambda r: r.ts):
             by_sensor[r.sensor_id].append(r)
+        if not by_sensor:
+            return [], []
         changed = []
-        async with self.db.system() as con:
-            sensors = await con.fetch(
-                _CONTEXT, list(by_sensor), [batch[0].ts for batch in by_sensor.values()]
+        sensors = await con.fetch(
+            _CONTEXT, list(by_sensor), [batch[0].ts for batch in by_sensor.values()]
+        )
+        history = await self._history(con, sensors, by_sensor)
+        for sensor in sensors:
+            if sensor["status"] in _SILENT:
+                continue
+            changed += await self._evaluate(
+                con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"])
             )
-            history = await self._history(con, sensors, by_sensor)
-            for sensor in sensors:
-                if sensor["status"] in _SILENT:
-                    continue
-                changed += await self._evaluate(
-                    con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"])
-                )
-            # A first reading brings a sensor ONLINE; alerts move status and connectivity.
-            first_seen = [s["id"] for s in sensors if s["connectivity"] == "NEVER_SEEN"]
-            moved = await follow(con, changed, first_seen)
-        await publish_alert_changes(self.broadcast, changed)
-        await publish_sensor_changes(self.broadcast, moved)
+        # A first reading brings a sensor ONLINE; alerts move status and connectivity.
+        first_seen = [s["id"] for s in sensors if s["connectivity"] == "NEVER_SEEN"]
+        moved = await follow(con, changed, first_seen)
+        return changed, moved
 
     async def _history(self, con: Any, sensors: list, by_sensor: dict) -> dict:
         wanted = [
@@ -206,3 +244,27 @@ class AlertEngine:
                 else:
                     open_types.add(verdict.type.value)
         return changed
+
+
+def _stored(row: Any) -> StoredReading:
+    """A stored reading as the ingestor handed it on, read back from the database."""
+    return StoredReading(
+        sensor_id=row["sensor_id"],
+        organization_id=row["organization_id"],
+        building_id=row["building_id"],
+        unit_id=row["unit_id"],
+        device_id=row["device_id"],
+        sensor_type=row["sensor_type"],
+        reading_kind=row["reading_kind"],
+        ts=row["ts"],
+        value=row["value"],
+        raw_value=row["raw_value"],
+        unit_of_measure=row["unit_of_measure"],
+        battery_level=row["battery_level"],
+        signal_strength=row["signal_strength"],
+        quality=row["quality"],
+        is_anomaly=row["is_anomaly"],
+        anomaly_reason=row["anomaly_reason"],
+        received_at=row["received_at"],
+        resolution=resolution_of(row["unit_of_measure"], row["resolution"]),
+    )

@@ -105,6 +105,7 @@ class Watchdog:
         every: float = 30.0,
         leak_every: float = 600.0,
         reminder_after: float = 3600.0,
+        engine: Any = None,
         timezone: str = "Europe/Brussels",
     ) -> None:
         self.timezone = ZoneInfo(timezone)
@@ -113,6 +114,7 @@ class Watchdog:
         self.every = every
         self.leak_every = leak_every
         self.reminder_after = reminder_after
+        self.engine = engine  # evaluates batches a crashed process left behind
 
     async def _publish(self, alerts: list[Any], sensors: list[Any]) -> None:
         await publish_alert_changes(self.broadcast, [a for a in alerts if a is not None])
@@ -132,6 +134,9 @@ class Watchdog:
         reconciled = False
         while True:
             try:
+                if self.engine is not None:
+                    # At start-up, anything left is a crash's; then only what lingers.
+                    await self.engine.evaluate_left_over(5.0 if reconciled else 0.0)
                 if not reconciled:
                     await self.reconcile()
                     reconciled = True

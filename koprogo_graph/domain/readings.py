@@ -31,3 +31,4 @@ class StoredReading:
     anomaly_reason: str | None
     received_at: datetime
     resolution: int = 3  # decimal places its value is shown at
+    evaluation_id: int | None = None  # its batch's pending_evaluations row (the engine clears it)

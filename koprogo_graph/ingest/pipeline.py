@@ -21,6 +21,7 @@ from ..domain.quality import grade
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
 from ..domain.sensors import MAX_READING_VALUE
+from ..store import evaluations as evaluations_store
 from ..store import readings as readings_store
 from ..store import rejections as rejections_store
 from ..store.db import Database, is_transient
@@ -193,6 +194,8 @@ class Pipeline:
             new_rows = [r for r in plan.rows if (r.sensor_id, r.ts) in new_keys]
             await readings_store.touch_sensors(con, new_rows)
             await rejections_store.insert(con, plan.rejections)
+            # In the same transaction: what the alert engine must evaluate (durably).
+            evaluation = await evaluations_store.record(con, list(new_keys))
         metrics.INGESTED.inc(len(new_keys))
         metrics.DUPLICATES.inc(len(plan.rows) - len(new_keys))
         stored, seen = [], set()
@@ -200,7 +203,7 @@ class Pipeline:
             key = (row.sensor_id, row.ts)
             if key in new_keys and key not in seen:
                 seen.add(key)
-                stored.append(_stored(row, info, new_keys[key]))
+                stored.append(_stored(row, info, new_keys[key], evaluation))
         return stored
 
     async def write_piecemeal(self, plan: BatchPlan) -> list[StoredReading]:
@@ -234,7 +237,10 @@ def _text(value: str) -> str:
 
 
 def _stored(
-    row: readings_store.ReadingRow, info: SensorInfo, received_at: datetime
+    row: readings_store.ReadingRow,
+    info: SensorInfo,
+    received_at: datetime,
+    evaluation_id: int | None = None,
 ) -> StoredReading:
     return StoredReading(
         sensor_id=row.sensor_id,
@@ -255,4 +261,5 @@ def _stored(
         anomaly_reason=row.anomaly_reason,
         received_at=received_at,
         resolution=info.resolution,
+        evaluation_id=evaluation_id,
     )

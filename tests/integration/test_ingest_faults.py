@@ -238,3 +238,86 @@ async def test_the_ingestor_reconnects_after_the_broker_restarts(
         assert service.proc.poll() is None
     finally:
         service.stop()
+
+
+async def test_a_crash_between_storing_and_evaluating_loses_no_alert(
+    database_url, broker, tmp_path: Path, run_id
+):
+    """The reading is stored and acknowledged; the engine is held (the alerts table locked) and
+    the process killed before it could raise the alert. The next start evaluates what was left:
+    the alert is raised, exactly once."""
+    org, building = uuid.uuid4(), uuid.uuid4()
+    async with open_database(database_url, pool_size=2) as db, db.tenant(org) as con:
+        (sensor,) = await sensors_store.insert_many(
+            con,
+            org,
+            [
+                {
+                    "building_id": building,
+                    "device_id": "CRASH-1",
+                    "type": "HOT_WATER",
+                    "reading_kind": "INSTANTANEOUS",
+                    "manufacturer": "x",
+                    "model": "x",
+                    "location": "x",
+                    "unit_of_measure": "L/h",
+                    "sampling_interval": 60,
+                    "alert_rules": {"threshold_max": 50.0},
+                }
+            ],
+        )
+    env = {**service_env(database_url, broker.url, f"eval-{run_id}"),
+           "KOPROGO_OFFLINE_CHECK_SECONDS": "0.5"}  # fmt: skip
+    service = ServiceProcess(env, tmp_path / "service.log")
+    admin = await asyncpg.connect(database_url)
+    try:
+        await service.start()
+        holder = admin.transaction()
+        await holder.start()
+        await admin.execute("LOCK TABLE alerts IN EXCLUSIVE MODE")  # the engine's INSERT waits
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier=f"pub-eval-{run_id}") as c:
+            stamp = datetime.now(UTC).isoformat()
+            while await count_readings(database_url, org) != (1, 1):
+                # Again until stored (the ingestor may not be subscribed yet; one is kept).
+                await c.publish(
+                    f"koprogo/{org}/{building}/CRASH-1/readings",
+                    f'{{"timestamp": "{stamp}", "value": 75}}',
+                    qos=1,
+                )
+                await asyncio.sleep(0.5)
+
+        async def engine_waiting():
+            return await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%INSERT INTO alerts%'"
+            )
+
+        await wait_until(engine_waiting)
+        service.kill()
+        await holder.rollback()
+        assert await count_readings(database_url, org) == (1, 1)
+        alerts = "SELECT count(*), max(occurrences) FROM alerts WHERE sensor_id = $1"
+        assert tuple(await admin.fetchrow(alerts, sensor["id"])) == (0, None)
+
+        await service.start()
+
+        async def raised():
+            return (await admin.fetchrow(alerts, sensor["id"]))[0] > 0
+
+        await wait_until(raised)
+
+        async def nothing_pending():
+            return not await admin.fetchval(
+                "SELECT count(*) FROM pending_evaluations WHERE $1 = ANY(sensor_ids)", sensor["id"]
+            )
+
+        await wait_until(nothing_pending)
+        row = await admin.fetchrow(
+            "SELECT count(*) AS n, max(occurrences) AS occurrences, max(severity) AS severity "
+            "FROM alerts WHERE sensor_id = $1",
+            sensor["id"],
+        )
+        assert (row["n"], row["occurrences"], row["severity"]) == (1, 1, "CRITICAL")
+    finally:
+        service.stop()
+        await admin.close()
