@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -59,16 +60,9 @@ async def apply_verdict(
     return row
 
 
-async def publish_alert_changes(broadcast: Any, rows: list[asyncpg.Record]) -> None:
+async def publish_alert_changes(broadcast: Any, rows: list[Any]) -> None:
     """After commit: one alertChanged event per changed alert (best effort; the rows are stored)."""
-    for row in rows:
-        try:
-            event = AlertEvent(kind="alert", alert=jsonable_row(row))
-            await broadcast.publish(
-                channel=alerts_channel(row["organization_id"]), message=encode_event(event)
-            )
-        except Exception:
-            log.exception("could not publish an alert change")
+    await _publish(broadcast, rows, alerts_channel, lambda row: AlertEvent(kind="alert", alert=row))
 
 
 async def follow(
@@ -82,13 +76,24 @@ async def follow(
 
 async def publish_sensor_changes(broadcast: Any, rows: list[Any]) -> None:
     """After commit: one sensorStatusChanged event per changed sensor (best effort)."""
+    await _publish(
+        broadcast, rows, sensors_channel, lambda row: SensorStatusEvent(kind="sensor", sensor=row)
+    )
+
+
+async def _publish(
+    broadcast: Any,
+    rows: list[Any],
+    channel_of: Callable[[Any], str],
+    event_of: Callable[[dict[str, Any]], Any],
+) -> None:
     if broadcast is None:
         return
     for row in rows:
         try:
-            event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
             await broadcast.publish(
-                channel=sensors_channel(row["organization_id"]), message=encode_event(event)
+                channel=channel_of(row["organization_id"]),
+                message=encode_event(event_of(jsonable_row(row))),
             )
         except Exception:
-            log.exception("could not publish a sensor status change")
+            log.exception("could not publish a live event")

@@ -254,6 +254,21 @@ async def ingest_server(database_url: str, run_id: str) -> AsyncIterator[Running
 
 
 @pytest.fixture(scope="session")
+async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
+    """POST GraphQL to the ingesting server; the JSON body, whatever the status."""
+    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=30) as client:
+
+        async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+            return response.json()
+
+        yield post
+
+
+@pytest.fixture(scope="session")
 async def mqtt_publisher(run_id: str) -> AsyncIterator[aiomqtt.Client]:
     async with aiomqtt.Client("127.0.0.1", 1883, identifier=f"test-publisher-{run_id}") as client:
         yield client

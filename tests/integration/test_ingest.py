@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
 import httpx
 import pytest
 
-from .conftest import BURST, RunningServer, create_sensor, error_codes, eventually
+from .conftest import BURST, create_sensor, error_codes, eventually
 
 READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
   readings(sensorId: $id, from: $from, to: $to, first: $first, after: $after) {
@@ -25,20 +24,6 @@ READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $af
 REJECTED = (
     "query { rejectedMessages(first: 100) { reason topic detail payloadExcerpt receivedAt } }"
 )
-
-
-@pytest.fixture(scope="session")
-async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
-    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=30) as client:
-
-        async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            return response.json()
-
-        yield post
 
 
 async def publish(client: aiomqtt.Client, topic: str, payload: object) -> None:

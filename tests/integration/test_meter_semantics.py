@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
-from .conftest import RunningServer, create_sensor, error_codes, eventually
+from .conftest import create_sensor, error_codes, eventually
 
 ALERTS = """query($s: ID!) { alerts(sensorId: $s) { edges { node {
     type severity status message readingValue thresholdValue } } } }"""
@@ -19,18 +17,9 @@ SERIES = """query($s: ID!, $from: DateTime!, $to: DateTime!) {
   readingSeries(sensorId: $s, from: $from, to: $to, bucket: HOUR) { count avg consumption } }"""
 
 
-@pytest.fixture(scope="module")
-async def gq(ingest_server: RunningServer) -> AsyncIterator[Callable]:
-    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=30) as client:
-
-        async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            return response.json()
-
-        yield post
+@pytest.fixture
+def gq(gql_ingest):
+    return gql_ingest
 
 
 async def publish(client, topic: str, at: datetime, value: float) -> None:
