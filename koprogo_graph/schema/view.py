@@ -54,13 +54,35 @@ class GraphQLView(GraphQL[Context, None]):
                 )
         return data
 
+    async def process_result(self, request: Request, result: Any) -> Any:
+        """The GraphQL-over-HTTP response: for a client that accepts
+        ``application/graphql-response+json``, a request error (parse, validation, variables, a
+        refusal before execution) has no ``data`` and a 4xx status (see ``run``)."""
+        response = await super().process_result(request, result)
+        if _is_request_error(result):
+            request.state.graphql_request_error = _status_of(result.errors)
+            if _wants_graphql_response(request):
+                response.pop("data", None)
+        return response
+
     def encode_json(self, data: object) -> str:
         return encode_message(data)
 
     async def run(
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
     ) -> Response | WebSocket:
-        if not isinstance(request, WebSocket) or context is not UNSET:
+        if not isinstance(request, WebSocket):
+            response = await super().run(request, context, root_value)
+            if request.method in ("GET", "POST") and _wants_graphql_response(request):
+                if response.media_type == "application/json" or response.headers.get(
+                    "content-type", ""
+                ).startswith("application/json"):
+                    response.headers["content-type"] = GRAPHQL_RESPONSE
+                    response.status_code = getattr(
+                        request.state, "graphql_request_error", response.status_code
+                    )
+            return response
+        if context is not UNSET:
             return await super().run(request, context, root_value)
         addresses: ConnectionCounter | None = getattr(request.state, "ws_addresses", None)
         address = client_key(request.client.host if request.client else "?")
@@ -99,6 +121,32 @@ class GraphQLView(GraphQL[Context, None]):
         if context.closer is None:
             context.closer = asyncio.create_task(_close_at_expiry(context))
         return await super().on_ws_connect(context)
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
+
+
+def _wants_graphql_response(request: Request) -> bool:
+    """The client asks for ``application/graphql-response+json`` before ``application/json``."""
+    accepted = [
+        p.split(";")[0].strip().lower() for p in request.headers.get("accept", "").split(",")
+    ]
+    if "application/graphql-response+json" not in accepted:
+        return False
+    preferred = accepted.index("application/graphql-response+json")
+    return "application/json" not in accepted or preferred < accepted.index("application/json")
+
+
+def _is_request_error(result: Any) -> bool:
+    """No execution took place: parse, validation or variable errors, or a refusal (none of
+    them has a path)."""
+    errors = getattr(result, "errors", None)
+    return bool(errors) and result.data is None and all(e.path is None for e in errors)
+
+
+def _status_of(errors: list[Any]) -> int:
+    codes = {(e.extensions or {}).get("code") for e in errors}
+    return 429 if codes == {"RATE_LIMITED"} else 400
 
 
 async def _close_at_expiry(context: Context) -> None:

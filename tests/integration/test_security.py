@@ -758,3 +758,50 @@ async def test_websocket_operations_are_rate_limited_and_checked_like_http(stric
         answer = json.loads(await asyncio.wait_for(ws.recv(), 30))
         assert answer["id"] == "over" and answer["type"] == "error"
         assert answer["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+# --- GraphQL over HTTP: application/graphql-response+json --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ me { role ", {}),  # parse error
+        ("{ me { rolez } }", {}),  # validation error
+        ("query($n: Int!) { sensors(first: $n) { totalCount } }", {"n": "many"}),  # variables
+    ],
+)
+async def test_request_errors_are_4xx_without_data_for_graphql_response_json(
+    http, token, query, variables
+):
+    bearer = {"Authorization": f"Bearer {token(uuid.uuid4())}"}
+    modern = await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={**bearer, "Accept": "application/graphql-response+json, application/json;q=0.9"},
+    )
+    assert modern.status_code == 400
+    assert modern.headers["content-type"].startswith("application/graphql-response+json")
+    body = modern.json()
+    assert "data" not in body and body["errors"]
+    legacy = await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={**bearer, "Accept": "application/json"},
+    )
+    assert legacy.status_code == 200 and legacy.json()["data"] is None
+    assert legacy.headers["content-type"].startswith("application/json")
+
+
+async def test_a_successful_operation_is_200_in_graphql_response_json(http, token):
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ me { role } }"},
+        headers={
+            "Authorization": f"Bearer {token(uuid.uuid4())}",
+            "Accept": "application/graphql-response+json",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert response.json() == {"data": {"me": {"role": "SYNDIC"}}}
