@@ -620,6 +620,12 @@ async def test_connectivity_follows_silence_and_readings_live(
     _, hook_url = receiver
     org = uuid.uuid4()
     sensor = await setup_org(gq, token, hook_url, org, samplingInterval=10)
+    configured = await gq(  # silent for 2 s: offline (the watchdog looks every 0.2 s)
+        "mutation($s: ID!) { configureAlerts(id: $s, input: {offlineAfterSeconds: 2}) { id } }",
+        {"s": sensor["id"]},
+        token(org),
+    )
+    assert "errors" not in configured, configured
     body = await gq(
         "query($s: ID!) { sensor(id: $s) { connectivity buildingId } }",
         {"s": sensor["id"]},
@@ -631,7 +637,7 @@ async def test_connectivity_follows_silence_and_readings_live(
         async with registered_subscription(
             alert_server, http, token(org), STATUS, {"b": building}
         ) as next_data:
-            await mqtt_publisher.publish(sensor["mqttTopic"], payload(20.0, seconds_ago=60), qos=1)
+            await mqtt_publisher.publish(sensor["mqttTopic"], payload(20.0), qos=1)
             seen = [(await next_data())["sensorStatusChanged"]["connectivity"] for _ in range(2)]
             assert seen == ["ONLINE", "OFFLINE"]
             offline = await gq(
