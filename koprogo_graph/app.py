@@ -55,6 +55,7 @@ def _background_services(
         leak_every=settings.leak_check_seconds,
         reminder_after=settings.reminder_seconds,
         engine=engine,
+        evaluation_grace=settings.evaluation_grace_seconds,
     )
     services: list[BackgroundService] = [watchdog.run]
     if settings.notify:

@@ -115,6 +115,7 @@ class Settings:
     api_rate_limit: float = 20.0
     api_rate_burst: float = 100.0
     reminder_seconds: float = 3600.0
+    evaluation_grace_seconds: float = 60.0
     notify_retry_seconds: float = 5.0
     notify: bool = True
     embedded_broker_port: int | None = None  # set: an MQTT broker runs inside this process
@@ -204,6 +205,9 @@ class Settings:
             ws_init_timeout_seconds=_number(env, "KOPROGO_WS_INIT_TIMEOUT_SECONDS", 10, 0.1, 3600),
             notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
             reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
+            evaluation_grace_seconds=_number(
+                env, "KOPROGO_EVALUATION_GRACE_SECONDS", 60.0, 0.1, 86_400
+            ),
             rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
             rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
             reading_rate_limit=_number(env, "KOPROGO_READING_RATE_LIMIT", 10.0, 0.001, 1_000_000),

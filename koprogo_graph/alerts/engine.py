@@ -19,7 +19,7 @@ from ..domain.alert_rules import (
     threshold_rule,
 )
 from ..domain.alerts import AlertType
-from ..domain.consumption import step
+from ..domain.consumption import Step
 from ..domain.readings import StoredReading
 from ..domain.sensors import resolution_of
 from ..store import evaluations as evaluations_store
@@ -35,15 +35,32 @@ _SILENT = ("MAINTENANCE", "INACTIVE")
 
 _CONTEXT = """
 SELECT s.*,
-       coalesce(array_agg(a.type) FILTER (WHERE a.id IS NOT NULL), '{}') AS open_types,
-       p.baseline AS previous_baseline, p.ts AS previous_ts
-FROM unnest($1::uuid[], $2::timestamptz[]) AS b(sensor_id, first_ts)
+       coalesce(array_agg(a.type) FILTER (WHERE a.id IS NOT NULL), '{}') AS open_types
+FROM unnest($1::uuid[]) AS b(sensor_id)
 JOIN sensors s ON s.id = b.sensor_id
 LEFT JOIN alerts a ON a.sensor_id = s.id AND a.status <> 'RESOLVED'
-LEFT JOIN LATERAL (SELECT r.ts, coalesce(r.glitch_baseline, r.value) AS baseline FROM readings r
-                   WHERE r.sensor_id = s.id AND r.ts < b.first_ts
-                   ORDER BY r.ts DESC LIMIT 1) p ON true
-GROUP BY s.id, b.first_ts, p.baseline, p.ts
+GROUP BY s.id
+"""
+
+# What the consumption rule made of each new meter reading, as stored (migration 0010): against
+# the reading stored just before it, whether it came in order or late among older ones.
+_METER_STEPS = """
+SELECT k.sensor_id, k.ts, p.ts AS previous_ts, coalesce(p.glitch_baseline, p.value) AS baseline,
+       r.glitch_baseline IS NOT NULL AS glitch,
+       koprogo_consumption(coalesce(p.glitch_baseline, p.value), r.value) AS used
+FROM unnest($1::uuid[], $2::timestamptz[]) AS k(sensor_id, ts)
+JOIN readings r ON r.sensor_id = k.sensor_id AND r.ts = k.ts
+LEFT JOIN LATERAL (SELECT ts, value, glitch_baseline FROM readings
+                   WHERE sensor_id = k.sensor_id AND ts < k.ts
+                   ORDER BY ts DESC LIMIT 1) p ON true
+"""
+
+# Evaluations of one sensor take turns (the live engine, another replica's watchdog): each sees
+# the alerts the previous one committed. Advisory locks, so that ingestion is never held.
+_TAKE_TURNS = """
+SELECT pg_advisory_xact_lock(k) FROM (
+    SELECT hashtextextended(id::text, 20261202) AS k FROM unnest($1::uuid[]) AS id ORDER BY 1
+) ordered
 """
 
 
@@ -106,9 +123,10 @@ class AlertEngine:
         await publish_alert_changes(self.broadcast, changed)
         await publish_sensor_changes(self.broadcast, moved)
 
-    async def evaluate_left_over(self, older_than_seconds: float = 5.0) -> int:
+    async def evaluate_left_over(self, older_than_seconds: float) -> int:
         """Evaluate the batches a process stored but did not live to evaluate (it crashed
-        between the two commits); the number of batches."""
+        between the two commits): those older than a live engine ever leaves one (its queue
+        holds 100 batches, seconds at most); the number of batches."""
         async with self.db.system() as con:
             batches = await evaluations_store.claim_left_over(con, older_than_seconds)
             readings = [
@@ -135,15 +153,23 @@ class AlertEngine:
         if not by_sensor:
             return [], []
         changed = []
-        sensors = await con.fetch(
-            _CONTEXT, list(by_sensor), [batch[0].ts for batch in by_sensor.values()]
-        )
+        await con.execute(_TAKE_TURNS, list(by_sensor))
+        sensors = await con.fetch(_CONTEXT, list(by_sensor))
         history = await self._history(con, sensors, by_sensor)
+        meters = [r for r in readings if r.reading_kind == "CUMULATIVE"]
+        steps = (
+            {
+                (row["sensor_id"], row["ts"]): row
+                for row in await con.fetch(
+                    _METER_STEPS, [r.sensor_id for r in meters], [r.ts for r in meters]
+                )
+            }
+            if meters
+            else {}
+        )
         for sensor in sensors:
-            if sensor["status"] in _SILENT:
-                continue
             changed += await self._evaluate(
-                con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"])
+                con, sensor, by_sensor[sensor["id"]], history.get(sensor["id"]), steps
             )
         # A first reading brings a sensor ONLINE; alerts move status and connectivity.
         first_seen = [s["id"] for s in sensors if s["connectivity"] == "NEVER_SEEN"]
@@ -165,7 +191,12 @@ class AlertEngine:
         return {r["sensor_id"]: (list(r["vals"]), list(r["quals"])) for r in rows}
 
     async def _evaluate(
-        self, con: Any, sensor: Any, readings: list[StoredReading], history: tuple | None
+        self,
+        con: Any,
+        sensor: Any,
+        readings: list[StoredReading],
+        history: tuple | None,
+        steps: dict[tuple[Any, Any], Any],
     ) -> list[Any]:
         rules = AlertRules.for_sensor(sensor["type"], sensor["alert_rules"])
         values, qualities = history or ([], [])
@@ -173,15 +204,19 @@ class AlertEngine:
         changed = []
         meter = sensor["reading_kind"] == "CUMULATIVE"
         unit = sensor["unit_of_measure"]
-        decimals = resolution_of(unit)
-        baseline, previous_ts = sensor["previous_baseline"], sensor["previous_ts"]
+        decimals = resolution_of(unit, sensor["resolution"])
         verdicts = []
         if AlertType.SENSOR_OFFLINE.value in open_types:  # a reading arrived: back online
             verdicts.append((Clear(AlertType.SENSOR_OFFLINE), readings[0]))
+        silent = sensor["status"] in _SILENT  # in maintenance or off: nothing more is raised
         for r in readings:
-            if meter:  # the consumption rule: a glitch is a fault, thresholds are on the flow
-                kind, used, next_baseline = step(baseline, r.value)
-                flow = flow_per_hour(used, previous_ts, r.ts)
+            if silent:
+                break
+            if meter:  # the consumption rule, as stored: a glitch is a fault, the flow is tested
+                stored = steps.get((r.sensor_id, r.ts))
+                if stored is None:  # deleted meanwhile
+                    continue
+                flow = flow_per_hour(stored["used"], stored["previous_ts"], r.ts)
                 threshold = (
                     None
                     if flow is None
@@ -194,8 +229,8 @@ class AlertEngine:
                         decimals=decimals,
                     )
                 )
-                faulty = glitch_rule(kind, baseline, r.value, unit)
-                baseline = next_baseline
+                kind = Step.GLITCH if stored["glitch"] else Step.INCREASE
+                faulty = glitch_rule(kind, stored["baseline"], r.value, unit)
             else:
                 threshold = threshold_rule(
                     r.value,
@@ -205,7 +240,6 @@ class AlertEngine:
                     decimals=decimals,
                 )
                 faulty = None
-            previous_ts = r.ts
             if rules.enabled:
                 verdicts.append((threshold, r))
                 verdicts.append((battery_rule(r.battery_level, rules), r))

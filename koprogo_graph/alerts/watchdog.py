@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 _SILENT_SENSORS = """
 SELECT s.* FROM sensors s
-WHERE s.status = 'ACTIVE' AND s.last_reading_at IS NOT NULL
+WHERE s.status IN ('ACTIVE', 'FAULTY') AND s.last_reading_at IS NOT NULL
   AND s.last_reading_at < now() - make_interval(secs =>
         coalesce((s.alert_rules->>'offline_after_seconds')::int, 3 * s.sampling_interval))
   AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.sensor_id = s.id AND a.type = 'SENSOR_OFFLINE'
@@ -49,7 +49,7 @@ LIMIT 500
 _HOURLY_WATER = """
 WITH candidates AS (
     SELECT s.id FROM sensors s
-    WHERE s.status = 'ACTIVE' AND s.type IN ('COLD_WATER', 'HOT_WATER') AND s.reading_kind = 'CUMULATIVE'
+    WHERE s.status IN ('ACTIVE', 'FAULTY') AND s.type IN ('COLD_WATER', 'HOT_WATER') AND s.reading_kind = 'CUMULATIVE'
       AND coalesce((s.alert_rules->>'leak_detection')::boolean, true)
       AND s.last_reading_at > now() - interval '1 hour'
     ORDER BY s.id FOR UPDATE OF s SKIP LOCKED LIMIT 1000
@@ -75,7 +75,7 @@ CROSS JOIN LATERAL (
     WHERE r.sensor_id = s.id
       AND r.ts >= now() - make_interval(secs => (s.alert_rules->>'stuck_after_seconds')::int)
 ) w
-WHERE s.status = 'ACTIVE' AND s.alert_rules ? 'stuck_after_seconds'
+WHERE s.status IN ('ACTIVE', 'FAULTY') AND s.alert_rules ? 'stuck_after_seconds'
   AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.sensor_id = s.id AND a.type = 'SENSOR_FAULTY'
                   AND a.status <> 'RESOLVED')
 ORDER BY s.id FOR UPDATE OF s SKIP LOCKED LIMIT 500
@@ -106,6 +106,7 @@ class Watchdog:
         leak_every: float = 600.0,
         reminder_after: float = 3600.0,
         engine: Any = None,
+        evaluation_grace: float = 60.0,
         timezone: str = "Europe/Brussels",
     ) -> None:
         self.timezone = ZoneInfo(timezone)
@@ -115,6 +116,7 @@ class Watchdog:
         self.leak_every = leak_every
         self.reminder_after = reminder_after
         self.engine = engine  # evaluates batches a crashed process left behind
+        self.evaluation_grace = evaluation_grace
 
     async def _publish(self, alerts: list[Any], sensors: list[Any]) -> None:
         await publish_alert_changes(self.broadcast, [a for a in alerts if a is not None])
@@ -135,8 +137,8 @@ class Watchdog:
         while True:
             try:
                 if self.engine is not None:
-                    # At start-up, anything left is a crash's; then only what lingers.
-                    await self.engine.evaluate_left_over(5.0 if reconciled else 0.0)
+                    # Batches no live engine took within the grace: a crashed process's.
+                    await self.engine.evaluate_left_over(self.evaluation_grace)
                 if not reconciled:
                     await self.reconcile()
                     reconciled = True

@@ -137,14 +137,15 @@ def threshold_rule(
         )
     if not is_open:
         return None
-    margin = rules.hysteresis_percent / 100
-    high_ok = rules.threshold_max is None or value <= rules.threshold_max - margin * abs(
-        rules.threshold_max
-    )
-    low_ok = rules.threshold_min is None or value >= rules.threshold_min + margin * abs(
-        rules.threshold_min
-    )
+    margin = exact(rules.hysteresis_percent, None) / 100
+    high, low = rules.threshold_max, rules.threshold_min
+    high_ok = high is None or shown <= exact(high, None) * (1 - margin * _sign(high))
+    low_ok = low is None or shown >= exact(low, None) * (1 + margin * _sign(low))
     return Clear(AlertType.THRESHOLD_EXCEEDED) if high_ok and low_ok else None
+
+
+def _sign(x: float) -> int:
+    return 1 if x >= 0 else -1
 
 
 def pending_elapsed(exceeding_since: datetime | None, at: datetime, rules: AlertRules) -> bool:

@@ -63,6 +63,11 @@ def _reading_bucket(b: Bucket, decimals: int) -> ReadingBucket:
     )
 
 
+def _require_meter(sensor: Any) -> None:
+    if sensor["reading_kind"] != ReadingKind.CUMULATIVE.value:
+        raise BadUserInput("sensorId", "is a gauge: it has no index to read nor consumption")
+
+
 def _decimals(sensor: Any) -> int:
     return resolution_of(sensor["unit_of_measure"], sensor["resolution"])
 
@@ -191,6 +196,7 @@ class AggregateQuery:
             sensor = await sensors_store.get(con, org, sid)
             if sensor is None:
                 return empty
+            _require_meter(sensor)
             manual = await manual_store.in_range(con, org, sid, from_, to)
             if len(manual) < 2:
                 return empty
@@ -234,8 +240,10 @@ class AggregateMutation:
         if input.read_at.tzinfo is None:
             raise BadUserInput("readAt", "needs a time zone offset")
         async with info.context.db.tenant(org) as con:
-            if await sensors_store.get(con, org, sid) is None:
+            sensor = await sensors_store.get(con, org, sid)
+            if sensor is None:
                 raise NotFound("Sensor")
+            _require_meter(sensor)
             row = await manual_store.record(
                 con,
                 org,

@@ -242,6 +242,8 @@ class SensorMutation:
                 ) from None
             except store.BuildingNotOwned:
                 raise NotFound("Building", field="buildingId") from None
+            if row["reading_kind"] != before["reading_kind"]:
+                await store.reclassify(con, sensor_id)
         if row["status"] != before["status"]:
             await publish_sensor_changes(info.context.broadcast, [row])
         return Sensor.from_row(row)

@@ -64,6 +64,12 @@ async def insert_batch(con: asyncpg.Connection, rows: Sequence[ReadingRow]) -> l
     """Insert in one round trip; return (sensor_id, ts, received_at) of the rows that were new."""
     if not rows:
         return []
+    # One writer per meter at a time: the consumption rule classifies each new reading against
+    # the ones before it, which another ingestor's uncommitted batch would hide from it.
+    await con.execute(
+        "SELECT 1 FROM sensors WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE",
+        sorted({r.sensor_id for r in rows}),
+    )
     columns = list(zip(*rows, strict=True))
     return await con.fetch(_INSERT, *columns)
 

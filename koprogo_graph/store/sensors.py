@@ -22,6 +22,7 @@ __all__ = [
     "list_page",
     "merge_alert_rules",
     "meters_in_building",
+    "reclassify",
     "update",
 ]
 
@@ -155,7 +156,9 @@ async def update(
         k = columns.index("status") + 3
         sets += (
             f", status_changed_at = CASE WHEN status = ${k} THEN status_changed_at ELSE now() END"
-            ", status_auto = false"  # a person's choice: alerts no longer move it back
+            # A person's change: alerts no longer move it back (the same status resent is none).
+            f", status_auto = CASE WHEN status = ${k} THEN status_auto ELSE false END"
+            f", status_set_at = CASE WHEN status = ${k} THEN status_set_at ELSE now() END"
         )
     try:
         return await con.fetchrow(
@@ -220,3 +223,23 @@ async def follow_alerts(
 async def follow_all(con: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every sensor brought in line (at start-up: nothing stays stale after a restart)."""
     return await con.fetch("SELECT f.* FROM sensors s, LATERAL koprogo_sensor_follow(s.id) f")
+
+
+async def reclassify(con: asyncpg.Connection, sensor_id: uuid.UUID) -> None:
+    """After a sensor's reading kind changed: its glitch baselines and hourly rollups again, by
+    the consumption rule (a meter) or without it (a gauge)."""
+    await con.execute(
+        "UPDATE readings SET glitch_baseline = NULL WHERE sensor_id = $1 AND glitch_baseline IS NOT NULL",
+        sensor_id,
+    )
+    await con.execute(
+        "SELECT koprogo_classify(id, '-infinity', 'infinity') FROM sensors "
+        "WHERE id = $1 AND reading_kind = 'CUMULATIVE'",
+        sensor_id,
+    )
+    await con.execute(
+        "SELECT koprogo_refresh_hours(array_agg(sensor_id), array_agg(hour)) FROM "
+        "(SELECT DISTINCT sensor_id, date_trunc('hour', ts) AS hour FROM readings "
+        " WHERE sensor_id = $1) h HAVING count(*) > 0",
+        sensor_id,
+    )

@@ -267,7 +267,7 @@ async def test_a_crash_between_storing_and_evaluating_loses_no_alert(
             ],
         )
     env = {**service_env(database_url, broker.url, f"eval-{run_id}"),
-           "KOPROGO_OFFLINE_CHECK_SECONDS": "0.5"}  # fmt: skip
+           "KOPROGO_OFFLINE_CHECK_SECONDS": "0.5", "KOPROGO_EVALUATION_GRACE_SECONDS": "1"}  # fmt: skip
     service = ServiceProcess(env, tmp_path / "service.log")
     admin = await asyncpg.connect(database_url)
     try:

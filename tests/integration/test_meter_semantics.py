@@ -160,3 +160,58 @@ async def test_numbers_come_without_binary_noise(ingest_server, gq, token, mqtt_
     values = [e["node"]["value"] for e in readings["data"]["readings"]["edges"]]
     assert values == [1000.0, 1000.012, 1000.021, 1000.12]
     assert readings["data"]["readings"]["edges"][-1]["node"]["rawValue"] == 909.2
+
+
+async def test_a_glitch_among_already_stored_readings_is_seen(
+    ingest_server, gq, token, mqtt_publisher
+):
+    """A device resends its buffer: two readings already stored, two new, one of which is a
+    glitch against the stored reading before it (not against the other new one)."""
+    org = uuid.uuid4()
+    bearer = token(org)
+    sensor = await create_sensor(gq, bearer)
+    t = [datetime.now(UTC) - timedelta(minutes=10 - i) for i in range(4)]
+    await publish(mqtt_publisher, sensor["mqttTopic"], t[0], 100.0)
+    await publish(mqtt_publisher, sensor["mqttTopic"], t[2], 200.0)
+    await stored(gq, bearer, sensor["id"], 2)
+    buffer = [
+        {"timestamp": ts.isoformat(), "value": v}
+        for ts, v in zip(t, (100.0, 150.0, 200.0, 190.0), strict=True)
+    ]
+    await mqtt_publisher.publish(sensor["mqttTopic"], json.dumps(buffer), qos=1)
+    await stored(gq, bearer, sensor["id"], 4)
+
+    async def faulty():
+        return [
+            a for a in await alerts_of(gq, bearer, sensor["id"]) if a["type"] == "SENSOR_FAULTY"
+        ]
+
+    (fault,) = await eventually(faulty)
+    assert "from 200 to 190 m3" in fault["message"]
+
+
+async def test_a_sensor_turned_into_a_meter_has_its_history_recounted(
+    ingest_server, gq, token, mqtt_publisher
+):
+    org = uuid.uuid4()
+    bearer = token(org)
+    sensor = await create_sensor(gq, bearer, readingKind="INSTANTANEOUS")
+    t0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    for minutes, value in ((1, 100.0), (2, 97.0), (3, 101.0)):
+        await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=minutes), value)
+    await stored(gq, bearer, sensor["id"], 3)
+    window = {
+        "s": sensor["id"],
+        "from": t0.isoformat(),
+        "to": (t0 + timedelta(hours=1)).isoformat(),
+    }
+    assert (await gq(SERIES, window, bearer))["data"]["readingSeries"][0]["consumption"] is None
+    await gq(
+        "mutation($s: ID!) { updateSensor(id: $s, input: {readingKind: CUMULATIVE}) { id } }",
+        {"s": sensor["id"]},
+        bearer,
+    )
+    await publish(mqtt_publisher, sensor["mqttTopic"], t0 + timedelta(minutes=4), 102.0)
+    await stored(gq, bearer, sensor["id"], 4)
+    # 100 -> 97 (a glitch, baseline 100) -> 101 (+1) -> 102 (+1)
+    assert (await gq(SERIES, window, bearer))["data"]["readingSeries"][0]["consumption"] == 2.0

@@ -8,6 +8,8 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+
 from koprogo_graph.domain.consumption import consumption
 from koprogo_graph.store import readings as readings_store
 from koprogo_graph.store import sensors as sensors_store
@@ -125,3 +127,82 @@ async def test_incremental_rollups_equal_a_recomputation(database_url):
                 assert kept_hours.keys() == hours.keys()
                 for hour, used in hours.items():
                     assert math.isclose(kept_hours[hour], used, rel_tol=1e-9, abs_tol=1e-9), hour
+
+
+async def test_two_ingestors_writing_one_meter_take_turns(database_url):
+    """Ingestor A has stored 100 (uncommitted) when ingestor B stores 95 after it: B waits for A,
+    so 95 is classified against 100 (a glitch), not against what B alone could see."""
+    import asyncio
+
+    org, building = uuid.uuid4(), uuid.uuid4()
+    t0 = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    async with open_database(database_url, pool_size=4) as db:
+        async with db.tenant(org) as con:
+            (sensor,) = await sensors_store.insert_many(
+                con,
+                org,
+                [
+                    {
+                        "building_id": building,
+                        "device_id": "TWO-WRITERS",
+                        "type": "COLD_WATER",
+                        "reading_kind": "CUMULATIVE",
+                        "manufacturer": "K",
+                        "model": "M",
+                        "location": "Cave",
+                        "unit_of_measure": "m3",
+                        "sampling_interval": 60,
+                    }
+                ],
+            )
+        sid = sensor["id"]
+        async with db.system() as con:
+            await readings_store.insert_batch(con, rows(sid, org, building, [(t0, 90.0)]))
+        async with db.system_pool.acquire() as a, db.system_pool.acquire() as b:
+            ta, tb = a.transaction(), b.transaction()
+            await ta.start()
+            await tb.start()
+            await readings_store.insert_batch(
+                a, rows(sid, org, building, [(t0 + timedelta(minutes=1), 100.0)])
+            )
+            later = asyncio.create_task(
+                readings_store.insert_batch(
+                    b, rows(sid, org, building, [(t0 + timedelta(minutes=2), 95.0)])
+                )
+            )
+            watcher = await asyncpg.connect(database_url)
+            try:  # B waits for A's lock
+                while (
+                    await watcher.fetchval(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                        b.get_server_pid(),
+                    )
+                    != "Lock"
+                ):
+                    assert not later.done()
+                    await asyncio.sleep(0.01)
+            finally:
+                await watcher.close()
+            await ta.commit()
+            await later
+            await tb.commit()
+        async with db.system() as con:
+            await readings_store.insert_batch(
+                con, rows(sid, org, building, [(t0 + timedelta(minutes=3), 101.0)])
+            )
+            stored = await con.fetch(
+                "SELECT value, glitch_baseline FROM readings WHERE sensor_id = $1 ORDER BY ts", sid
+            )
+            assert [(r["value"], r["glitch_baseline"]) for r in stored] == [
+                (90.0, None), (100.0, None), (95.0, 100.0), (101.0, None)
+            ]  # fmt: skip
+            total = await con.fetchval(
+                "SELECT sum(consumption) FROM readings_hourly WHERE sensor_id = $1", sid
+            )
+            assert total == consumption_total([90.0, 100.0, 95.0, 101.0]) == 11.0
+
+
+def consumption_total(values: list[float]) -> float:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    readings = [(t0 + timedelta(minutes=i), v) for i, v in enumerate(values)]
+    return sum(consumption(None, readings, lambda ts: ts).values())
