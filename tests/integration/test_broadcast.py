@@ -217,7 +217,8 @@ async def test_events_that_could_not_be_published_are_announced_before_the_next(
         since = datetime.fromisoformat(resync["since"])
         assert failed - RESYNC_MARGIN <= since <= datetime.now(UTC) - RESYNC_MARGIN
         assert await next_message(subscriber, skip_resyncs=True) == "after"
-        assert await next_message(subscriber) == "after"
+        # The second announcement (when the two publishes both made one) may come between them.
+        assert await next_message(subscriber, skip_resyncs=True) == "after"
 
 
 async def test_events_that_could_not_be_published_are_announced_by_themselves(redis_server):
