@@ -14,6 +14,11 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+# First: the domain enums get their GraphQL definitions (with descriptions) before any resolver
+# annotation naming them is resolved (which would define them a second time, bare).
+from . import enums as _enums  # noqa: F401
+
+# isort: split
 from ..errors import KoprogoError
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery

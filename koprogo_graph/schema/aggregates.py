@@ -6,8 +6,6 @@ from datetime import datetime
 
 import strawberry
 
-from ..domain.consumption import BucketWidth, FillMode
-
 __all__ = [
     "ConsumptionBucket",
     "CrossValidation",
@@ -16,9 +14,6 @@ __all__ = [
     "ReadingBucket",
     "SensorConsumption",
 ]
-
-strawberry.enum(BucketWidth, name="TimeBucket")
-strawberry.enum(FillMode, name="FillMode")
 
 
 @strawberry.type

@@ -6,6 +6,8 @@ import strawberry
 
 from ..auth import Role
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.consumption import BucketWidth, FillMode
+from ..domain.quality import Quality
 from ..domain.sensors import Connectivity, ReadingKind, SensorStatus, SensorType
 
 __all__ = [
@@ -19,14 +21,132 @@ __all__ = [
     "SensorType",
 ]
 
-for _enum in (
-    SensorType,
-    ReadingKind,
-    SensorStatus,
-    Connectivity,
-    AlertType,
-    AlertSeverity,
-    AlertStatus,
-):
-    strawberry.enum(_enum)
-strawberry.enum(Role, name="Role")
+# What each enum and each of its values means, for partners reading the schema.
+ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
+    SensorType: (
+        None,
+        "What a sensor measures.",
+        {
+            "COLD_WATER": "Cold water meter (index in m3 by default).",
+            "HOT_WATER": "Domestic hot water meter (index in m3 by default).",
+            "GAS": "Gas meter (index in m3 by default).",
+            "ELECTRICITY": "Electricity meter (index in kWh by default).",
+            "COGENERATION": "Cogeneration output meter (index in kWh by default).",
+            "HEATING": "Heating power gauge (kW by default).",
+            "TEMPERATURE": "Temperature probe (°C).",
+            "HUMIDITY": "Relative humidity probe (%).",
+        },
+    ),
+    ReadingKind: (
+        None,
+        "How a sensor's values add up.",
+        {
+            "CUMULATIVE": "A meter index that only grows (until a reset or a new meter): it has "
+            "a consumption, and its thresholds apply to its flow per hour.",
+            "INSTANTANEOUS": "A gauge or flow read as it is: no consumption; thresholds apply "
+            "to the value.",
+        },
+    ),
+    SensorStatus: (
+        None,
+        "Whether a sensor is in service.",
+        {
+            "ACTIVE": "In service.",
+            "INACTIVE": "Switched off by a person: its readings are refused.",
+            "MAINTENANCE": "Being serviced (set by a person): it raises no alert.",
+            "FAULTY": "Set automatically while a SENSOR_FAULTY alert is unresolved.",
+        },
+    ),
+    Connectivity: (
+        None,
+        "Whether a sensor is heard from.",
+        {
+            "ONLINE": "Readings arrive.",
+            "OFFLINE": "Silent beyond its offline rule (its alert is unresolved).",
+            "NEVER_SEEN": "No reading yet.",
+        },
+    ),
+    AlertType: (
+        None,
+        "What an alert is about.",
+        {
+            "THRESHOLD_EXCEEDED": "A gauge's value, or a meter's flow per hour, beyond its "
+            "minimum or maximum.",
+            "ANOMALY_DETECTED": "A value far from the sensor's own recent behaviour.",
+            "SENSOR_OFFLINE": "No reading for 3 sampling intervals (or the configured time).",
+            "LOW_BATTERY": "Battery under 20 % (WARNING) or 10 % (CRITICAL), by default.",
+            "SENSOR_FAULTY": "A meter glitch, a value stuck too long, or a run of POOR readings.",
+            "LEAK_DETECTED": "Water that never stopped flowing over the leak window.",
+        },
+    ),
+    AlertSeverity: (
+        None,
+        "How urgent an alert is.",
+        {
+            "INFO": "For the record.",
+            "WARNING": "To look at soon.",
+            "CRITICAL": "To act on now (notified again while it stays open).",
+        },
+    ),
+    AlertStatus: (
+        None,
+        "Where an alert is in its life.",
+        {
+            "OPEN": "Raised; nobody has taken it in hand.",
+            "ACKNOWLEDGED": "Taken in hand by a syndic.",
+            "RESOLVED": "Closed, by a person or because its condition cleared.",
+        },
+    ),
+    Role: (
+        "Role",
+        "A KoproGo role, from the token.",
+        {
+            "SUPERADMIN": "Everything, in the token's organization.",
+            "SYNDIC": "Reads everything; manages sensors, alerts and notifications.",
+            "ACCOUNTANT": "Reads everything, writes nothing.",
+            "OWNER": "A co-owner: reads.",
+        },
+    ),
+    BucketWidth: (
+        "TimeBucket",
+        "The width of a series' buckets; days, weeks and months are local to the time zone.",
+        {
+            "FIVE_MINUTES": "5 minutes.",
+            "FIFTEEN_MINUTES": "15 minutes.",
+            "HOUR": "An hour.",
+            "DAY": "A local day (23 or 25 hours on a DST change).",
+            "WEEK": "A local week, from Monday.",
+            "MONTH": "A local calendar month.",
+        },
+    ),
+    FillMode: (
+        "FillMode",
+        "What buckets without readings show.",
+        {
+            "NONE": "Left out.",
+            "NULL": "Present, with null values.",
+            "PREVIOUS": "The last known avg, min and max.",
+            "LINEAR": "avg, min and max interpolated between the known buckets around them.",
+        },
+    ),
+    Quality: (
+        "ReadingQuality",
+        "How far a reading can be trusted, from the device's battery and radio signal.",
+        {
+            "GOOD": "Battery and signal fine.",
+            "WARNING": "Battery under 20 % or signal under -80 dBm.",
+            "POOR": "Battery under 10 % or signal under -100 dBm.",
+        },
+    ),
+}
+
+
+def _describe(enum: type, name: str | None, description: str, values: dict[str, str]) -> None:
+    strawberry.enum(enum, name=name, description=description)
+    # Strawberry keeps the enum's definition on the class; its values carry descriptions.
+    for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+
+
+for _enum, (_name, _description, _values) in ENUMS.items():
+    _describe(_enum, _name, _description, _values)

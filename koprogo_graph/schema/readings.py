@@ -16,8 +16,6 @@ from .pagination import PageInfo
 
 __all__ = ["Reading", "ReadingConnection", "ReadingEdge", "RejectedMessage"]
 
-strawberry.enum(Quality, name="ReadingQuality")
-
 
 @strawberry.type
 class Reading:
