@@ -39,7 +39,9 @@ __all__ = ["AggregateMutation", "AggregateQuery"]
 
 Info = strawberry.Info[Context, None]
 TOLERANCE_PERCENT = 5.0
-FromArg = Annotated[datetime, strawberry.argument(name="from")]
+FromArg = Annotated[
+    datetime, strawberry.argument(name="from", description="Start of the period (included).")
+]
 
 
 def _check_request(start: datetime, end: datetime, width: BucketWidth) -> None:
@@ -89,12 +91,18 @@ class AggregateQuery:
     async def reading_series(
         self,
         info: Info,
-        sensor_id: strawberry.ID,
+        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
         from_: FromArg,
-        to: datetime,
-        bucket: BucketWidth,
-        timezone: str = "Europe/Brussels",
-        fill: FillMode = FillMode.NONE,
+        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
+        bucket: Annotated[
+            BucketWidth, strawberry.argument(description="Bucket width (at most 10,000 buckets).")
+        ],
+        timezone: Annotated[
+            str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
+        ] = "Europe/Brussels",
+        fill: Annotated[
+            FillMode, strawberry.argument(description="What empty buckets show.")
+        ] = FillMode.NONE,
     ) -> list[ReadingBucket]:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")
@@ -115,12 +123,20 @@ class AggregateQuery:
     async def building_consumption(
         self,
         info: Info,
-        building_id: strawberry.ID,
-        sensor_type: SensorType,
+        building_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The building's id.")
+        ],
+        sensor_type: Annotated[
+            SensorType, strawberry.argument(description="A meter type (not a gauge).")
+        ],
         from_: FromArg,
-        to: datetime,
-        bucket: BucketWidth,
-        timezone: str = "Europe/Brussels",
+        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
+        bucket: Annotated[
+            BucketWidth, strawberry.argument(description="Bucket width (at most 10,000 buckets).")
+        ],
+        timezone: Annotated[
+            str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
+        ] = "Europe/Brussels",
     ) -> list[ConsumptionBucket]:
         org = info.context.viewer.org()
         building = parse_id(building_id, "buildingId")
@@ -177,7 +193,11 @@ class AggregateQuery:
         description="IoT consumption between the first and last manual readings in [from, to)."
     )
     async def cross_validation(
-        self, info: Info, sensor_id: strawberry.ID, from_: FromArg, to: datetime
+        self,
+        info: Info,
+        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The meter's id.")],
+        from_: FromArg,
+        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
     ) -> CrossValidation:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")
@@ -227,7 +247,11 @@ class AggregateMutation:
     @strawberry.mutation(
         description="Record a meter index read by hand (ISTA), syndic or superadmin."
     )
-    async def record_manual_reading(self, info: Info, input: ManualReadingInput) -> ManualReading:
+    async def record_manual_reading(
+        self,
+        info: Info,
+        input: Annotated[ManualReadingInput, strawberry.argument(description="The reading.")],
+    ) -> ManualReading:
         viewer = info.context.viewer
         org = viewer.require_manager()
         sid = parse_id(input.sensor_id, "sensorId")

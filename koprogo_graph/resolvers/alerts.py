@@ -50,7 +50,11 @@ def _filters(info: Info, **given: object) -> dict:
 @strawberry.type
 class AlertQuery:
     @strawberry.field(description="An alert of your organization, or null.")
-    async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
+    async def alert(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
+    ) -> Alert | None:
         org = info.context.viewer.org()
         async with info.context.db.tenant(org) as con:
             row = await store.get(con, org, parse_id(id))
@@ -60,15 +64,33 @@ class AlertQuery:
     async def alerts(
         self,
         info: Info,
-        status: AlertStatus | None = None,
-        severity: AlertSeverity | None = None,
-        type: AlertType | None = None,
-        building_id: strawberry.ID | None = None,
-        sensor_id: strawberry.ID | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int = 50,
-        after: str | None = None,
+        status: Annotated[
+            AlertStatus | None, strawberry.argument(description="Only this status.")
+        ] = None,
+        severity: Annotated[
+            AlertSeverity | None, strawberry.argument(description="Only this severity.")
+        ] = None,
+        type: Annotated[
+            AlertType | None, strawberry.argument(description="Only this type.")
+        ] = None,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
+        sensor_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this sensor's.")
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Raised at or after this instant."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Raised before this instant.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size (at most 500).")] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the alert after which the page starts."),
+        ] = None,
     ) -> AlertConnection:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
@@ -100,9 +122,16 @@ class AlertQuery:
     async def alert_statistics(
         self,
         info: Info,
-        building_id: strawberry.ID | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Raised at or after this instant."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Raised before this instant.")
+        ] = None,
     ) -> AlertStatistics:
         org = info.context.viewer.org()
         filters = _filters(info, building_id=building_id, **{"from": from_, "to": to})
@@ -160,17 +189,33 @@ async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -
 class AlertMutation:
     @strawberry.mutation(description="Take an alert in hand (syndic, superadmin).")
     async def acknowledge_alert(
-        self, info: Info, id: strawberry.ID, note: str | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
+        note: Annotated[
+            str | None, strawberry.argument(description="A note (at most 2,000 characters).")
+        ] = None,
     ) -> Alert:
         return await _transition(info, id, note, store.acknowledge)
 
     @strawberry.mutation(description="Close an alert (syndic, superadmin).")
-    async def resolve_alert(self, info: Info, id: strawberry.ID, note: str | None = None) -> Alert:
+    async def resolve_alert(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
+        note: Annotated[
+            str | None, strawberry.argument(description="A note (at most 2,000 characters).")
+        ] = None,
+    ) -> Alert:
         return await _transition(info, id, note, store.resolve)
 
     @strawberry.mutation(description="Set where alert notifications go (syndic, superadmin).")
     async def configure_notifications(
-        self, info: Info, input: NotificationSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            NotificationSettingsInput, strawberry.argument(description="The whole configuration.")
+        ],
     ) -> NotificationSettings:
         org = info.context.viewer.require_manager()
         if len(input.emails) > MAX_EMAILS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from ..domain.sensors import check_text
@@ -30,7 +32,10 @@ class BuildingQuery:
 class BuildingMutation:
     @strawberry.mutation(description="Set a building's label or time zone (syndic, superadmin).")
     async def update_building(
-        self, info: Info, id: strawberry.ID, input: BuildingInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The building's id.")],
+        input: Annotated[BuildingInput, strawberry.argument(description="The fields to change.")],
     ) -> Building:
         org = info.context.viewer.require_manager()
         building_id = parse_id(id)

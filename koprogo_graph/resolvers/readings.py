@@ -42,11 +42,17 @@ class ReadingQuery:
     async def readings(
         self,
         info: Info,
-        sensor_id: strawberry.ID,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-        first: int = 100,
-        after: str | None = None,
+        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        from_: Annotated[
+            datetime,
+            strawberry.argument(name="from", description="Start of the period (included)."),
+        ],
+        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
+        first: Annotated[int, strawberry.argument(description="Page size (at most 500).")] = 100,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the reading after which the page starts."),
+        ] = None,
     ) -> ReadingConnection:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")
@@ -82,7 +88,13 @@ class ReadingQuery:
     @strawberry.field(
         description="What the ingestor refused on your organization's topics, newest first."
     )
-    async def rejected_messages(self, info: Info, first: int = 50) -> list[RejectedMessage]:
+    async def rejected_messages(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many, newest first (at most 500).")
+        ] = 50,
+    ) -> list[RejectedMessage]:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
         async with info.context.db.tenant(org) as con:

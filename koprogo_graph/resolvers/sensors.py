@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 Info = strawberry.Info[Context, None]
 
 
-@strawberry.type(name="Viewer")
+@strawberry.type(name="Viewer", description="Who is asking, from the token.")
 class ViewerType:
-    user_id: strawberry.ID
-    organization_id: strawberry.ID | None
-    role: Role
-    email: str | None
+    user_id: strawberry.ID = strawberry.field(description="The user.")
+    organization_id: strawberry.ID | None = strawberry.field(description="The user's organization.")
+    role: Role = strawberry.field(description="The user's role.")
+    email: str | None = strawberry.field(description="The user's e-mail, if the token carries it.")
 
 
 @strawberry.type
@@ -59,7 +59,11 @@ class ViewerQuery:
 @strawberry.type
 class SensorQuery:
     @strawberry.field(description="A sensor of your organization, or null.")
-    async def sensor(self, info: Info, id: strawberry.ID) -> Sensor | None:
+    async def sensor(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+    ) -> Sensor | None:
         org = info.context.viewer.org()
         sensor_id = parse_id(id)
         async with info.context.db.tenant(org) as con:
@@ -70,12 +74,23 @@ class SensorQuery:
     async def sensors(
         self,
         info: Info,
-        building_id: strawberry.ID | None = None,
-        type: SensorType | None = None,
-        status: SensorStatus | None = None,
-        connectivity: Connectivity | None = None,
-        first: int = 50,
-        after: str | None = None,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
+        type: Annotated[
+            SensorType | None, strawberry.argument(description="Only this type.")
+        ] = None,
+        status: Annotated[
+            SensorStatus | None, strawberry.argument(description="Only this status.")
+        ] = None,
+        connectivity: Annotated[
+            Connectivity | None, strawberry.argument(description="Only this connectivity.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size (at most 500).")] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the item after which the page starts."),
+        ] = None,
     ) -> SensorConnection:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
@@ -199,7 +214,11 @@ def _rules(
 @strawberry.type
 class SensorMutation:
     @strawberry.mutation(description="Register a sensor (syndic, superadmin).")
-    async def create_sensor(self, info: Info, input: CreateSensorInput) -> Sensor:
+    async def create_sensor(
+        self,
+        info: Info,
+        input: Annotated[CreateSensorInput, strawberry.argument(description="The sensor.")],
+    ) -> Sensor:
         org = info.context.viewer.require_manager()
         row = _new_sensor_row(input)
         async with info.context.db.tenant(org) as con:
@@ -207,7 +226,16 @@ class SensorMutation:
         return Sensor.from_row(created[0])
 
     @strawberry.mutation(description="Register many sensors at once: all or nothing.")
-    async def import_sensors(self, info: Info, input: list[CreateSensorInput]) -> list[Sensor]:
+    async def import_sensors(
+        self,
+        info: Info,
+        input: Annotated[
+            list[CreateSensorInput],
+            strawberry.argument(
+                description="The sensors (at most 1,000): all are registered, or none."
+            ),
+        ],
+    ) -> list[Sensor]:
         org = info.context.viewer.require_manager()
         if len(input) > 1000:
             raise BadUserInput("input", "at most 1000 sensors per import")
@@ -225,7 +253,12 @@ class SensorMutation:
 
     @strawberry.mutation(description="Change a sensor's fields (syndic, superadmin).")
     async def update_sensor(
-        self, info: Info, id: strawberry.ID, input: UpdateSensorInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        input: Annotated[
+            UpdateSensorInput, strawberry.argument(description="The fields to change.")
+        ],
     ) -> Sensor:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
@@ -249,7 +282,11 @@ class SensorMutation:
         return Sensor.from_row(row)
 
     @strawberry.mutation(description="Delete a sensor and its readings (syndic, superadmin).")
-    async def delete_sensor(self, info: Info, id: strawberry.ID) -> bool:
+    async def delete_sensor(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+    ) -> bool:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
         async with info.context.db.tenant(org) as con:
@@ -260,7 +297,15 @@ class SensorMutation:
 
     @strawberry.mutation(description="Set the factor applied to raw values from now on.")
     async def calibrate_sensor(
-        self, info: Info, id: strawberry.ID, calibration_factor: float
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        calibration_factor: Annotated[
+            float,
+            strawberry.argument(
+                description="Factor applied to raw values from now on (> 0, at most 10^6)."
+            ),
+        ],
     ) -> Sensor:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
@@ -274,7 +319,12 @@ class SensorMutation:
 
     @strawberry.mutation(description="Configure a sensor's alert rules (syndic, superadmin).")
     async def configure_alerts(
-        self, info: Info, id: strawberry.ID, input: AlertRulesInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        input: Annotated[
+            AlertRulesInput, strawberry.argument(description="The rule settings to change.")
+        ],
     ) -> Sensor:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)

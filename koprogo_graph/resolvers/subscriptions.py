@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import strawberry
 
@@ -150,8 +150,12 @@ class LiveSubscription:
     async def reading_added(
         self,
         info: Info,
-        building_id: strawberry.ID | None = None,
-        sensor_ids: list[strawberry.ID] | None = None,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
+        sensor_ids: Annotated[
+            list[strawberry.ID] | None, strawberry.argument(description="Only these sensors'.")
+        ] = None,
     ) -> AsyncGenerator[Reading, None]:
         building = parse_optional_id(building_id, "buildingId")
         sensors = (
@@ -169,8 +173,13 @@ class LiveSubscription:
     async def alert_changed(
         self,
         info: Info,
-        building_id: strawberry.ID | None = None,
-        min_severity: AlertSeverity | None = None,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
+        min_severity: Annotated[
+            AlertSeverity | None,
+            strawberry.argument(description="Only alerts at least this severe."),
+        ] = None,
     ) -> AsyncGenerator[Alert, None]:
         building = parse_optional_id(building_id, "buildingId")
         floor = min_severity.rank if min_severity else 0
@@ -186,7 +195,11 @@ class LiveSubscription:
 
     @strawberry.subscription(description="Sensors whose status changed (offline, faulty, back...).")
     async def sensor_status_changed(
-        self, info: Info, building_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        building_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this building's.")
+        ] = None,
     ) -> AsyncGenerator[Sensor, None]:
         building = parse_optional_id(building_id, "buildingId")
         catch_up = _from_database(info, "sensor", building)

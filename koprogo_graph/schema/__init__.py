@@ -10,7 +10,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.schema import StreamResult
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
@@ -119,6 +118,12 @@ class _Schema(strawberry.Schema):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
+def _root(name: str, parts: tuple[type, ...], description: str) -> type:
+    """A root type made of each resolver module's fields (as strawberry.tools.merge_types does,
+    with a description)."""
+    return strawberry.type(type(name, parts, {}), description=description)
+
+
 def _limiter_and_key(context: Any) -> Any:
     return context.rate_limiter_and_key() if isinstance(context, Context) else None
 
@@ -131,9 +136,11 @@ def build_schema(executor: type = Executor) -> strawberry.Schema:
     """Build the schema with its hardening extensions (fresh instances per operation).
     ``executor``: graphql-core's execution context class (tests compare with Strawberry's)."""
     return _Schema(
-        query=merge_types("Query", QUERIES),
-        mutation=merge_types("Mutation", MUTATIONS),
-        subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
+        query=_root("Query", QUERIES, "What you can read, always of your own organization."),
+        mutation=_root("Mutation", MUTATIONS, "What you can change (mostly syndic, superadmin)."),
+        subscription=_root(
+            "Subscription", SUBSCRIPTIONS, "Live events of your organization, over a websocket."
+        ),
         execution_context_class=executor,
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

@@ -16,57 +16,77 @@ __all__ = [
 ]
 
 
-@strawberry.type
+@strawberry.type(
+    description="A sensor's readings in one time bucket; numbers at the sensor's resolution."
+)
 class ReadingBucket:
-    bucket_start: datetime
-    avg: float | None
-    min: float | None
-    max: float | None
-    count: int
-    sum: float | None
-    consumption: float | None
+    bucket_start: datetime = strawberry.field(description="Start of the bucket (UTC instant).")
+    avg: float | None = strawberry.field(description="Mean value.")
+    min: float | None = strawberry.field(description="Lowest value.")
+    max: float | None = strawberry.field(description="Highest value.")
+    count: int = strawberry.field(description="Readings in the bucket.")
+    sum: float | None = strawberry.field(description="Sum of the values.")
+    consumption: float | None = strawberry.field(
+        description="What a meter consumed in the bucket (the consumption rule); null for a gauge."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One meter's share of a bucket.")
 class SensorConsumption:
-    sensor_id: strawberry.ID
-    consumption: float | None
+    sensor_id: strawberry.ID = strawberry.field(description="The meter.")
+    consumption: float | None = strawberry.field(description="What it consumed.")
 
 
-@strawberry.type
+@strawberry.type(description="What a building's meters of one type consumed in one time bucket.")
 class ConsumptionBucket:
-    bucket_start: datetime
-    consumption: float
-    sensor_count: int
-    by_sensor: list[SensorConsumption]
+    bucket_start: datetime = strawberry.field(description="Start of the bucket (UTC instant).")
+    consumption: float = strawberry.field(description="Total, at the meters' resolution.")
+    sensor_count: int = strawberry.field(description="Meters counted.")
+    by_sensor: list[SensorConsumption] = strawberry.field(
+        description="Per meter (computed only when selected)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A meter index read by hand (e.g. the yearly ISTA reading).")
 class ManualReading:
-    id: strawberry.ID
-    sensor_id: strawberry.ID
-    read_at: datetime
-    value: float
-    source: str
-    note: str | None
+    id: strawberry.ID = strawberry.field(description="Identifier")
+    sensor_id: strawberry.ID = strawberry.field(description="The meter.")
+    read_at: datetime = strawberry.field(description="When it was read.")
+    value: float = strawberry.field(description="The index read.")
+    source: str = strawberry.field(description="Who read it (e.g. ISTA).")
+    note: str | None = strawberry.field(description="A note.")
 
 
-@strawberry.input
+@strawberry.input(description="A meter index read by hand.")
 class ManualReadingInput:
-    sensor_id: strawberry.ID
-    read_at: datetime
-    value: float
-    source: str = "ISTA"
-    note: str | None = None
+    sensor_id: strawberry.ID = strawberry.field(description="The meter.")
+    read_at: datetime = strawberry.field(description="When it was read (with a time zone offset).")
+    value: float = strawberry.field(description="The index read (0 to 10^12).")
+    source: str = strawberry.field(default="ISTA", description="Who read it (1 to 50 characters).")
+    note: str | None = strawberry.field(
+        default=None, description="A note (at most 2,000 characters)."
+    )
 
 
 @strawberry.type(description="IoT consumption between two manual readings against their delta.")
 class CrossValidation:
-    sensor_id: strawberry.ID
-    first_manual: ManualReading | None
-    last_manual: ManualReading | None
-    manual_consumption: float | None
-    iot_consumption: float | None
-    deviation_percent: float | None
-    within_tolerance: bool | None
-    tolerance_percent: float
+    sensor_id: strawberry.ID = strawberry.field(description="The meter.")
+    first_manual: ManualReading | None = strawberry.field(
+        description="The first manual reading in the period."
+    )
+    last_manual: ManualReading | None = strawberry.field(
+        description="The last manual reading in the period."
+    )
+    manual_consumption: float | None = strawberry.field(
+        description="Consumption between the two manual readings."
+    )
+    iot_consumption: float | None = strawberry.field(
+        description="Consumption the meter's own readings give over the same span."
+    )
+    deviation_percent: float | None = strawberry.field(
+        description="How far the IoT consumption is from the manual one, in percent."
+    )
+    within_tolerance: bool | None = strawberry.field(
+        description="Whether the deviation is within the tolerance."
+    )
+    tolerance_percent: float = strawberry.field(description="The tolerance, in percent.")

@@ -29,36 +29,56 @@ __all__ = [
 
 @strawberry.type(description="One notification of an alert (e-mail or webhook) and its delivery.")
 class NotificationDelivery:
-    channel: str
-    kind: str
-    attempts: int
-    sent_at: datetime | None
-    next_attempt_at: datetime | None
-    last_error: str | None
+    channel: str = strawberry.field(description="How it goes out: email or webhook.")
+    kind: str = strawberry.field(
+        description="alert (the first notice, or an escalation) or reminder (a CRITICAL alert still open)."
+    )
+    attempts: int = strawberry.field(description="Attempts so far.")
+    sent_at: datetime | None = strawberry.field(
+        description="When it went out; null while it has not."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When the next attempt is due, while it has not gone out."
+    )
+    last_error: str | None = strawberry.field(
+        description="Why the last attempt failed (never the target's address)."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Something a sensor reported that a person should know: at most one unresolved alert per sensor and type (a repeat bumps occurrences)."
+)
 class Alert:
-    id: strawberry.ID
-    organization_id: strawberry.ID
-    building_id: strawberry.ID
-    sensor_id: strawberry.ID
-    type: AlertType
-    severity: AlertSeverity
-    status: AlertStatus
-    message: str
-    triggered_at: datetime
-    last_triggered_at: datetime
-    occurrences: int
-    reading_value: float | None
-    threshold_value: float | None
-    email_sent: bool
-    sms_sent: bool
-    push_sent: bool
-    acknowledged_by: strawberry.ID | None
-    acknowledged_at: datetime | None
-    resolved_at: datetime | None
-    resolution_note: str | None
+    id: strawberry.ID = strawberry.field(description="Identifier")
+    organization_id: strawberry.ID = strawberry.field(description="Its organization.")
+    building_id: strawberry.ID = strawberry.field(description="The sensor's building.")
+    sensor_id: strawberry.ID = strawberry.field(description="The sensor.")
+    type: AlertType = strawberry.field(description="What it is about.")
+    severity: AlertSeverity = strawberry.field(
+        description="How urgent (never lowered by a repeat)."
+    )
+    status: AlertStatus = strawberry.field(description="Where it is in its life.")
+    message: str = strawberry.field(description="What happened, in words, with units.")
+    triggered_at: datetime = strawberry.field(description="When it was first raised.")
+    last_triggered_at: datetime = strawberry.field(description="When its condition was last seen.")
+    occurrences: int = strawberry.field(
+        description="How many times its condition was seen while unresolved."
+    )
+    reading_value: float | None = strawberry.field(
+        description="The value that raised it (a meter's flow per hour for thresholds on meters), at the sensor's resolution."
+    )
+    threshold_value: float | None = strawberry.field(description="The limit it was compared with.")
+    email_sent: bool = strawberry.field(description="Whether an e-mail about it went out.")
+    sms_sent: bool = strawberry.field(description="Whether an SMS about it went out.")
+    push_sent: bool = strawberry.field(
+        description="Whether a push notification (or webhook) about it went out."
+    )
+    acknowledged_by: strawberry.ID | None = strawberry.field(description="Who acknowledged it.")
+    acknowledged_at: datetime | None = strawberry.field(description="When it was acknowledged.")
+    resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
+    resolution_note: str | None = strawberry.field(
+        description="The note left when acknowledging or resolving it."
+    )
 
     @strawberry.field(
         description="E-mail and webhook deliveries of this alert (batched per request)."
@@ -118,53 +138,68 @@ class Alert:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An alert in a page.")
 class AlertEdge:
-    cursor: str
-    node: Alert
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this item: pass it as `after` to read on from it."
+    )
+    node: Alert = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of alerts, newest first.")
 class AlertConnection:
-    total_count: int
-    edges: list[AlertEdge]
-    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
+    edges: list[AlertEdge] = strawberry.field(description="This page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
-@strawberry.type
+@strawberry.type(description="Alerts of one type.")
 class TypeCount:
-    type: AlertType
-    count: int
+    type: AlertType = strawberry.field(description="The type.")
+    count: int = strawberry.field(description="How many.")
 
 
-@strawberry.type
+@strawberry.type(description="Alerts of one severity.")
 class SeverityCount:
-    severity: AlertSeverity
-    count: int
+    severity: AlertSeverity = strawberry.field(description="The severity.")
+    count: int = strawberry.field(description="How many.")
 
 
-@strawberry.type
+@strawberry.type(description="Counts of alerts raised in a period.")
 class AlertStatistics:
-    total: int
-    open: int
-    acknowledged: int
-    resolved: int
-    by_type: list[TypeCount]
-    by_severity: list[SeverityCount]
-    mean_time_to_acknowledge_seconds: float | None
+    total: int = strawberry.field(description="All of them.")
+    open: int = strawberry.field(description="Still OPEN.")
+    acknowledged: int = strawberry.field(description="ACKNOWLEDGED.")
+    resolved: int = strawberry.field(description="RESOLVED.")
+    by_type: list[TypeCount] = strawberry.field(description="Per type.")
+    by_severity: list[SeverityCount] = strawberry.field(description="Per severity.")
+    mean_time_to_acknowledge_seconds: float | None = strawberry.field(
+        description="Mean seconds from raise to acknowledgement, over the acknowledged ones."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Where the organization's alert notifications go.")
 class NotificationSettings:
-    emails: list[str]
-    webhook_url: str | None
-    has_webhook_secret: bool
-    min_severity: AlertSeverity
+    emails: list[str] = strawberry.field(description="Addresses that get alert e-mails.")
+    webhook_url: str | None = strawberry.field(description="URL that gets signed POSTs of alerts.")
+    has_webhook_secret: bool = strawberry.field(
+        description="Whether webhook bodies are signed (X-Koprogo-Signature)."
+    )
+    min_severity: AlertSeverity = strawberry.field(description="The lowest severity notified.")
 
 
-@strawberry.input
+@strawberry.input(description="Where alert notifications go; the whole configuration is replaced.")
 class NotificationSettingsInput:
-    emails: list[str] = strawberry.field(default_factory=list)
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    min_severity: AlertSeverity = AlertSeverity.WARNING
+    emails: list[str] = strawberry.field(
+        default_factory=list, description="Addresses (at most 50)."
+    )
+    webhook_url: str | None = strawberry.field(
+        default=None, description="An http(s) URL, not on a private network (null: none)."
+    )
+    webhook_secret: str | None = strawberry.field(
+        default=None,
+        description="Secret for the HMAC-SHA256 signature of webhook bodies (at most 256 characters).",
+    )
+    min_severity: AlertSeverity = strawberry.field(
+        default=AlertSeverity.WARNING, description="The lowest severity notified."
+    )

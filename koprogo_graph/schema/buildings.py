@@ -14,10 +14,12 @@ __all__ = ["Building", "BuildingInput"]
     "with (the first organization to register a sensor in an id owns it)."
 )
 class Building:
-    id: strawberry.ID
-    label: str | None
+    id: strawberry.ID = strawberry.field(description="The building id its sensors carry.")
+    label: str | None = strawberry.field(
+        description="A name people recognise (set with updateBuilding)."
+    )
     timezone: str = strawberry.field(description="IANA time zone of the building's local days.")
-    sensor_count: int
+    sensor_count: int = strawberry.field(description="Sensors registered in it.")
 
     @classmethod
     def from_row(cls, row: BuildingRow) -> Building:
@@ -31,5 +33,10 @@ class Building:
 
 @strawberry.input(description="Fields left out keep their value.")
 class BuildingInput:
-    label: str | None = strawberry.UNSET
-    timezone: str | None = strawberry.UNSET
+    label: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A name people recognise (at most 200 characters)."
+    )
+    timezone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="IANA time zone of its local days (e.g. Europe/Brussels).",
+    )

@@ -16,10 +16,12 @@ from ..errors import BadUserInput
 __all__ = ["PageInfo", "decode_cursor", "decode_keyset", "encode_cursor", "page_info", "page_size"]
 
 
-@strawberry.type
+@strawberry.type(description="Where a page stands.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more items follow.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item: pass it as `after` for the next page."
+    )
 
 
 def encode_cursor(*key: Any) -> str:

@@ -17,19 +17,27 @@ from .pagination import PageInfo
 __all__ = ["Reading", "ReadingConnection", "ReadingEdge", "RejectedMessage"]
 
 
-@strawberry.type
+@strawberry.type(description="One value a sensor reported.")
 class Reading:
-    sensor_id: strawberry.ID
-    timestamp: datetime
-    value: float
-    raw_value: float
-    unit_of_measure: str
-    battery_level: int | None
-    signal_strength: int | None
-    quality: Quality
-    is_anomaly: bool
-    anomaly_reason: str | None
-    received_at: datetime
+    sensor_id: strawberry.ID = strawberry.field(description="The sensor.")
+    timestamp: datetime = strawberry.field(
+        description="When the device measured it (its own clock)."
+    )
+    value: float = strawberry.field(
+        description="The value, calibrated, at the sensor's resolution."
+    )
+    raw_value: float = strawberry.field(description="The value as the device sent it.")
+    unit_of_measure: str = strawberry.field(description="Unit of the value.")
+    battery_level: int | None = strawberry.field(description="Battery level (%) reported with it.")
+    signal_strength: int | None = strawberry.field(
+        description="Radio signal (dBm) reported with it."
+    )
+    quality: Quality = strawberry.field(description="How far it can be trusted.")
+    is_anomaly: bool = strawberry.field(
+        description="Whether it was beyond the sensor's thresholds when stored."
+    )
+    anomaly_reason: str | None = strawberry.field(description="Why it was, if so.")
+    received_at: datetime = strawberry.field(description="When the service stored it.")
 
     @strawberry.field(description="The sensor (batched per request).")
     async def sensor(
@@ -73,23 +81,29 @@ class Reading:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A reading in a page.")
 class ReadingEdge:
-    cursor: str
-    node: Reading
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this item: pass it as `after` to read on from it."
+    )
+    node: Reading = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of readings, oldest first.")
 class ReadingConnection:
-    total_count: int
-    edges: list[ReadingEdge]
-    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
+    edges: list[ReadingEdge] = strawberry.field(description="This page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.type(description="An MQTT message or reading the ingestor refused.")
 class RejectedMessage:
-    reason: str
-    topic: str
-    detail: str | None
-    payload_excerpt: str | None
-    received_at: datetime
+    reason: str = strawberry.field(
+        description="Why it was refused (the label of koprogo_readings_rejected_total)."
+    )
+    topic: str = strawberry.field(description="The MQTT topic it came on.")
+    detail: str | None = strawberry.field(description="What exactly was wrong.")
+    payload_excerpt: str | None = strawberry.field(
+        description="The first 200 characters of the payload."
+    )
+    received_at: datetime = strawberry.field(description="When it arrived.")

@@ -33,7 +33,9 @@ __all__ = [
 
 @strawberry.type(description="A sensor's alert rule configuration; null means the type's default.")
 class AlertRules:
-    enabled: bool = True
+    enabled: bool = strawberry.field(
+        default=True, description="Whether this sensor's alert rules run at all."
+    )
     threshold_min: float | None = strawberry.field(
         default=None,
         description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
@@ -42,18 +44,51 @@ class AlertRules:
         default=None,
         description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
     )
-    pending_seconds: int | None = None
-    hysteresis_percent: float | None = None
-    offline_after_seconds: int | None = None
-    battery_warning_percent: int | None = None
-    battery_critical_percent: int | None = None
-    leak_detection: bool | None = None
-    leak_window_hours: int | None = None
-    leak_night_window: bool | None = None
-    anomaly_detection: bool | None = None
-    anomaly_threshold: float | None = None
-    stuck_after_seconds: int | None = None
-    poor_readings_run: int | None = None
+    pending_seconds: int | None = strawberry.field(
+        default=None,
+        description="Seconds a threshold must stay exceeded before it alerts (0: at once).",
+    )
+    hysteresis_percent: float | None = strawberry.field(
+        default=None,
+        description="How far back inside the threshold (percent of it) the value must come before the alert clears.",
+    )
+    offline_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="Seconds of silence before SENSOR_OFFLINE (default: 3 sampling intervals).",
+    )
+    battery_warning_percent: int | None = strawberry.field(
+        default=None,
+        description="Battery level (%) under which LOW_BATTERY is a WARNING (default 20).",
+    )
+    battery_critical_percent: int | None = strawberry.field(
+        default=None,
+        description="Battery level (%) under which LOW_BATTERY is CRITICAL (default 10).",
+    )
+    leak_detection: bool | None = strawberry.field(
+        default=None, description="Whether LEAK_DETECTED runs (default: on for water meters)."
+    )
+    leak_window_hours: int | None = strawberry.field(
+        default=None, description="Hours in a row with water flowing that make a leak (default 24)."
+    )
+    leak_night_window: bool | None = strawberry.field(
+        default=None,
+        description="Also call a leak water flowing in each hour of the 02:00-05:00 local night.",
+    )
+    anomaly_detection: bool | None = strawberry.field(
+        default=None,
+        description="Whether ANOMALY_DETECTED runs (a value far from the sensor's recent readings).",
+    )
+    anomaly_threshold: float | None = strawberry.field(
+        default=None,
+        description="Robust deviations from the recent median that make an anomaly (default 6).",
+    )
+    stuck_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="Seconds a value may stay exactly the same before SENSOR_FAULTY (unset: never).",
+    )
+    poor_readings_run: int | None = strawberry.field(
+        default=None, description="POOR readings in a row that make SENSOR_FAULTY (default 10)."
+    )
 
     @classmethod
     def from_json(cls, rules: dict[str, Any]) -> AlertRules:
@@ -66,7 +101,9 @@ _ALERT_RULE_KEYS = frozenset(AlertRules.__annotations__)
 
 @strawberry.input(description="Fields left out keep their value; null restores the default.")
 class AlertRulesInput:
-    enabled: bool | None = strawberry.UNSET
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether this sensor's alert rules run at all."
+    )
     threshold_min: float | None = strawberry.field(
         default=strawberry.UNSET,
         description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
@@ -75,39 +112,93 @@ class AlertRulesInput:
         default=strawberry.UNSET,
         description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
     )
-    pending_seconds: int | None = strawberry.UNSET
-    hysteresis_percent: float | None = strawberry.UNSET
-    offline_after_seconds: int | None = strawberry.UNSET
-    battery_warning_percent: int | None = strawberry.UNSET
-    battery_critical_percent: int | None = strawberry.UNSET
-    leak_detection: bool | None = strawberry.UNSET
-    leak_window_hours: int | None = strawberry.UNSET
-    leak_night_window: bool | None = strawberry.UNSET
-    anomaly_detection: bool | None = strawberry.UNSET
-    anomaly_threshold: float | None = strawberry.UNSET
-    stuck_after_seconds: int | None = strawberry.UNSET
-    poor_readings_run: int | None = strawberry.UNSET
+    pending_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Seconds a threshold must stay exceeded before it alerts (0: at once).",
+    )
+    hysteresis_percent: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How far back inside the threshold (percent of it) the value must come before the alert clears.",
+    )
+    offline_after_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Seconds of silence before SENSOR_OFFLINE (default: 3 sampling intervals).",
+    )
+    battery_warning_percent: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Battery level (%) under which LOW_BATTERY is a WARNING (default 20).",
+    )
+    battery_critical_percent: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Battery level (%) under which LOW_BATTERY is CRITICAL (default 10).",
+    )
+    leak_detection: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether LEAK_DETECTED runs (default: on for water meters).",
+    )
+    leak_window_hours: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Hours in a row with water flowing that make a leak (default 24).",
+    )
+    leak_night_window: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Also call a leak water flowing in each hour of the 02:00-05:00 local night.",
+    )
+    anomaly_detection: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether ANOMALY_DETECTED runs (a value far from the sensor's recent readings).",
+    )
+    anomaly_threshold: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Robust deviations from the recent median that make an anomaly (default 6).",
+    )
+    stuck_after_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Seconds a value may stay exactly the same before SENSOR_FAULTY (unset: never).",
+    )
+    poor_readings_run: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="POOR readings in a row that make SENSOR_FAULTY (default 10).",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A meter or sensor of your organization.")
 class Sensor:
-    id: strawberry.ID
-    organization_id: strawberry.ID
-    building_id: strawberry.ID
-    unit_id: strawberry.ID | None
-    device_id: str
-    type: SensorType
-    reading_kind: ReadingKind
-    manufacturer: str
-    model: str
-    firmware_version: str | None
-    location: str
-    floor: int | None
-    unit_of_measure: str
-    sampling_interval: int
-    calibration_factor: float
-    mqtt_topic: str
-    alert_rules: AlertRules
+    id: strawberry.ID = strawberry.field(description="Identifier")
+    organization_id: strawberry.ID = strawberry.field(description="Its organization.")
+    building_id: strawberry.ID = strawberry.field(
+        description="The building (its id: the first organization to register a sensor in it owns it)."
+    )
+    unit_id: strawberry.ID | None = strawberry.field(
+        description="The unit (lot) it measures, if any; none for a common meter."
+    )
+    device_id: str = strawberry.field(
+        description="The manufacturer's serial or MAC, unique in the organization; the last part of its MQTT topic."
+    )
+    type: SensorType = strawberry.field(description="What it measures.")
+    reading_kind: ReadingKind = strawberry.field(
+        description="CUMULATIVE (a meter index) or INSTANTANEOUS (a gauge); defaults by type."
+    )
+    manufacturer: str = strawberry.field(description="Manufacturer (e.g. Kamstrup).")
+    model: str = strawberry.field(description="Model (e.g. MULTICAL 21).")
+    firmware_version: str | None = strawberry.field(
+        description="Firmware version, if known (at most 64 characters)."
+    )
+    location: str = strawberry.field(description="Where it is (e.g. Cave, colonne B).")
+    floor: int | None = strawberry.field(description="Floor, if known.")
+    unit_of_measure: str = strawberry.field(
+        description="Unit of its values (e.g. m3, kWh, °C); defaults by type."
+    )
+    sampling_interval: int = strawberry.field(
+        description="Seconds between its readings (10 to 86,400)."
+    )
+    calibration_factor: float = strawberry.field(
+        description="Factor applied to raw values (default 1, at most 10^6)."
+    )
+    mqtt_topic: str = strawberry.field(
+        description="The MQTT topic its device publishes readings on."
+    )
+    alert_rules: AlertRules = strawberry.field(description="Its alert rule configuration.")
     alert_threshold_min: float | None = strawberry.field(
         description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index)."
     )
@@ -126,16 +217,22 @@ class Sensor:
     status_changed_at: datetime | None = strawberry.field(
         description="When the status or connectivity last changed; null if never since registration."
     )
-    last_reading_at: datetime | None
-    last_value: float | None
+    last_reading_at: datetime | None = strawberry.field(
+        description="Device time of its newest reading."
+    )
+    last_value: float | None = strawberry.field(
+        description="Value of its newest reading, at its resolution."
+    )
     resolution: int = strawberry.field(
         description="Decimal places its numbers are shown and compared at: its own setting, else "
         "its unit's default (3 for m3, kWh, MWh, GJ; 2 for °C; 1 for %; 0 for ppm)."
     )
-    last_battery_level: int | None
-    installed_at: datetime
-    created_at: datetime
-    updated_at: datetime
+    last_battery_level: int | None = strawberry.field(
+        description="Battery level (%) last reported."
+    )
+    installed_at: datetime = strawberry.field(description="When it was installed.")
+    created_at: datetime = strawberry.field(description="When it was registered.")
+    updated_at: datetime = strawberry.field(description="When it was last changed.")
 
     @classmethod
     def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> Sensor:
@@ -174,39 +271,60 @@ class Sensor:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A sensor in a page.")
 class SensorEdge:
-    cursor: str
-    node: Sensor
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this item: pass it as `after` to read on from it."
+    )
+    node: Sensor = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of sensors, oldest registered first.")
 class SensorConnection:
-    total_count: int
-    edges: list[SensorEdge]
-    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
+    edges: list[SensorEdge] = strawberry.field(description="This page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
-@strawberry.input
+@strawberry.input(description="A sensor to register.")
 class CreateSensorInput:
-    building_id: strawberry.ID
-    device_id: str
-    type: SensorType
-    manufacturer: str
-    model: str
-    location: str
-    unit_of_measure: str | None = None
-    sampling_interval: int = 900
-    reading_kind: ReadingKind | None = None
-    unit_id: strawberry.ID | None = None
-    floor: int | None = None
-    firmware_version: str | None = None
+    building_id: strawberry.ID = strawberry.field(
+        description="The building (its id: the first organization to register a sensor in it owns it)."
+    )
+    device_id: str = strawberry.field(
+        description="The manufacturer's serial or MAC, unique in the organization; the last part of its MQTT topic."
+    )
+    type: SensorType = strawberry.field(description="What it measures.")
+    manufacturer: str = strawberry.field(description="Manufacturer (e.g. Kamstrup).")
+    model: str = strawberry.field(description="Model (e.g. MULTICAL 21).")
+    location: str = strawberry.field(description="Where it is (e.g. Cave, colonne B).")
+    unit_of_measure: str | None = strawberry.field(
+        default=None, description="Unit of its values (e.g. m3, kWh, °C); defaults by type."
+    )
+    sampling_interval: int = strawberry.field(
+        default=900, description="Seconds between its readings (10 to 86,400)."
+    )
+    reading_kind: ReadingKind | None = strawberry.field(
+        default=None,
+        description="CUMULATIVE (a meter index) or INSTANTANEOUS (a gauge); defaults by type.",
+    )
+    unit_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The unit (lot) it measures, if any; none for a common meter."
+    )
+    floor: int | None = strawberry.field(default=None, description="Floor, if known.")
+    firmware_version: str | None = strawberry.field(
+        default=None, description="Firmware version, if known (at most 64 characters)."
+    )
     resolution: int | None = strawberry.field(
         default=None,
         description="Decimal places its numbers are shown at (0-6); null: its unit's default.",
     )
-    calibration_factor: float = 1.0
-    installed_at: datetime | None = None
+    calibration_factor: float = strawberry.field(
+        default=1.0, description="Factor applied to raw values (default 1, at most 10^6)."
+    )
+    installed_at: datetime | None = strawberry.field(
+        default=None, description="When it was installed (default: now)."
+    )
     alert_threshold_min: float | None = strawberry.field(
         default=None,
         description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
@@ -219,23 +337,53 @@ class CreateSensorInput:
 
 @strawberry.input(description="Fields left out keep their value.")
 class UpdateSensorInput:
-    building_id: strawberry.ID | None = strawberry.UNSET
-    unit_id: strawberry.ID | None = strawberry.UNSET
-    device_id: str | None = strawberry.UNSET
-    manufacturer: str | None = strawberry.UNSET
-    model: str | None = strawberry.UNSET
-    firmware_version: str | None = strawberry.UNSET
+    building_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The building (its id: the first organization to register a sensor in it owns it).",
+    )
+    unit_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The unit (lot) it measures, if any; none for a common meter.",
+    )
+    device_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The manufacturer's serial or MAC, unique in the organization; the last part of its MQTT topic.",
+    )
+    manufacturer: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Manufacturer (e.g. Kamstrup)."
+    )
+    model: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Model (e.g. MULTICAL 21)."
+    )
+    firmware_version: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Firmware version, if known (at most 64 characters)."
+    )
     resolution: int | None = strawberry.field(
         default=strawberry.UNSET,
         description="Decimal places its numbers are shown at (0-6); null: its unit's default.",
     )
-    location: str | None = strawberry.UNSET
-    floor: int | None = strawberry.UNSET
-    unit_of_measure: str | None = strawberry.UNSET
-    sampling_interval: int | None = strawberry.UNSET
-    reading_kind: ReadingKind | None = strawberry.UNSET
-    status: SensorStatus | None = strawberry.UNSET
-    installed_at: datetime | None = strawberry.UNSET
+    location: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Where it is (e.g. Cave, colonne B)."
+    )
+    floor: int | None = strawberry.field(default=strawberry.UNSET, description="Floor, if known.")
+    unit_of_measure: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Unit of its values (e.g. m3, kWh, °C); defaults by type.",
+    )
+    sampling_interval: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Seconds between its readings (10 to 86,400)."
+    )
+    reading_kind: ReadingKind | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="CUMULATIVE (a meter index) or INSTANTANEOUS (a gauge); defaults by type.",
+    )
+    status: SensorStatus | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Its status: INACTIVE and MAINTENANCE are for people to set.",
+    )
+    installed_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="When it was installed (default: now)."
+    )
 
 
 async def sensor_by_id(info: strawberry.Info, sensor_id: strawberry.ID) -> Sensor | None:
