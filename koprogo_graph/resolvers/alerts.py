@@ -115,7 +115,7 @@ class AlertQuery:
         return AlertConnection(
             total_count=total,
             edges=edges,
-            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
+            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
         )
 
     @strawberry.field(description="Counts of your organization's alerts.")

@@ -10,7 +10,7 @@ import strawberry
 from ..domain.sensors import resolution_of
 from ..errors import BadUserInput
 from ..schema.context import Context
-from ..schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from ..schema.pagination import decode_cursor, encode_cursor, page_info, page_size
 from ..schema.readings import Reading, ReadingConnection, ReadingEdge, RejectedMessage
 from ..store import readings as store
 from ..store import rejections as rejections_store
@@ -31,9 +31,7 @@ def check_range(start: datetime, end: datetime) -> None:
         raise BadUserInput("from", "must be before 'to'")
 
 
-_EMPTY = ReadingConnection(
-    total_count=0, edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-)
+_EMPTY = ReadingConnection(total_count=0, edges=[], page_info=page_info(0, 0, [], None))
 
 
 @strawberry.type
@@ -82,7 +80,7 @@ class ReadingQuery:
         return ReadingConnection(
             total_count=total,
             edges=edges,
-            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
+            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
         )
 
     @strawberry.field(

@@ -113,7 +113,7 @@ class SensorQuery:
         return SensorConnection(
             total_count=total,
             edges=edges,
-            page_info=page_info(len(rows), limit, edges[-1].cursor if edges else None),
+            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
         )
 
 

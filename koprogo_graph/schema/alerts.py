@@ -31,7 +31,7 @@ __all__ = [
 class NotificationDelivery:
     channel: str = strawberry.field(description="How it goes out: email or webhook.")
     kind: str = strawberry.field(
-        description="alert (the first notice, or an escalation) or reminder (a CRITICAL alert still open)."
+        description="Alert (the first notice, or an escalation) or reminder (a CRITICAL alert still open)."
     )
     attempts: int = strawberry.field(description="Attempts so far.")
     sent_at: datetime | None = strawberry.field(

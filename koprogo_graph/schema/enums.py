@@ -126,7 +126,7 @@ ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
             "NONE": "Left out.",
             "NULL": "Present, with null values.",
             "PREVIOUS": "The last known avg, min and max.",
-            "LINEAR": "avg, min and max interpolated between the known buckets around them.",
+            "LINEAR": "Avg, min and max interpolated between the known buckets around them.",
         },
     ),
     Quality: (

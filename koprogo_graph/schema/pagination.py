@@ -16,9 +16,13 @@ from ..errors import BadUserInput
 __all__ = ["PageInfo", "decode_cursor", "decode_keyset", "encode_cursor", "page_info", "page_size"]
 
 
-@strawberry.type(description="Where a page stands.")
+@strawberry.type(description="Where a page stands (Relay's PageInfo, read forward).")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before this page (it was asked for after a cursor)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
     end_cursor: str | None = strawberry.field(
         description="Cursor of the last item: pass it as `after` for the next page."
     )
@@ -61,6 +65,12 @@ def decode_keyset(after: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise BadUserInput("after", "is not a cursor returned by this API") from None
 
 
-def page_info(fetched: int, limit: int, end_cursor: str | None) -> PageInfo:
-    """PageInfo of a page for which ``limit + 1`` rows were asked and ``fetched`` came back."""
-    return PageInfo(has_next_page=fetched > limit, end_cursor=end_cursor)
+def page_info(fetched: int, limit: int, cursors: list[str], after: str | None) -> PageInfo:
+    """PageInfo of a page for which ``limit + 1`` rows were asked and ``fetched`` came back;
+    ``cursors`` are the page's own, ``after`` the cursor it was asked after."""
+    return PageInfo(
+        has_next_page=fetched > limit,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
