@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AlertSeverity", "AlertStatus", "AlertType"]
+__all__ = [
+    "AlertSeverity",
+    "AlertStatus",
+    "AlertType",
+    "DeliveryChannel",
+    "ManualReadingSource",
+    "NotificationKind",
+]
 
 
 class AlertType(StrEnum):
@@ -33,3 +40,38 @@ class AlertStatus(StrEnum):
     OPEN = "OPEN"
     ACKNOWLEDGED = "ACKNOWLEDGED"
     RESOLVED = "RESOLVED"
+
+
+class DeliveryChannel(StrEnum):
+    """How a notification goes out (notification_outbox.channel)."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class NotificationKind(StrEnum):
+    """Why a notification goes out (notification_outbox.kind)."""
+
+    ALERT = "alert"
+    REMINDER = "reminder"
+
+
+class ManualReadingSource(StrEnum):
+    """Who read a meter by hand (manual_readings.source)."""
+
+    ISTA = "ISTA"
+    TECHEM = "TECHEM"
+    BRUNATA = "BRUNATA"
+    CALORIBEL = "CALORIBEL"
+    KALO = "KALO"
+    SYNDIC = "SYNDIC"
+    TECHNICIAN = "TECHNICIAN"
+    OTHER = "OTHER"
+
+    @classmethod
+    def of(cls, stored: str) -> ManualReadingSource:
+        """A stored source; free text recorded before sources were a fixed set reads OTHER."""
+        try:
+            return cls(stored.strip().upper())
+        except ValueError:
+            return cls.OTHER

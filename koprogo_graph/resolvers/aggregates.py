@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from ..domain.alerts import ManualReadingSource
 from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
 from ..domain.consumption import fill as fill_gaps
 from ..domain.sensors import (
@@ -80,7 +81,7 @@ def _manual(row) -> ManualReading:
         sensor_id=strawberry.ID(str(row["sensor_id"])),
         read_at=row["read_at"],
         value=row["value"],
-        source=row["source"],
+        source=ManualReadingSource.of(row["source"]),
         note=row["note"],
     )
 
@@ -257,8 +258,6 @@ class AggregateMutation:
         sid = parse_id(input.sensor_id, "sensorId")
         if not math.isfinite(input.value) or not 0 <= input.value <= MAX_READING_VALUE:
             raise BadUserInput("value", f"must be an index between 0 and {MAX_READING_VALUE:g}")
-        if not input.source.strip() or len(input.source) > 50:
-            raise BadUserInput("source", "must be 1 to 50 characters")
         if input.note is not None and len(input.note) > 2000:
             raise BadUserInput("note", "must be at most 2000 characters")
         if input.read_at.tzinfo is None:
@@ -274,7 +273,7 @@ class AggregateMutation:
                 sid,
                 input.read_at,
                 input.value,
-                input.source.strip(),
+                input.source.value,
                 input.note,
                 viewer.user_id,
             )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from ..domain.payload import RejectReason
 from ..domain.sensors import resolution_of
 from ..errors import BadUserInput
 from ..schema.context import Context
@@ -99,7 +100,7 @@ class ReadingQuery:
             rows = await rejections_store.latest(con, org, limit)
         return [
             RejectedMessage(
-                reason=r["reason"],
+                reason=RejectReason(r["reason"]),
                 topic=r["topic"],
                 detail=r["detail"],
                 payload_excerpt=r["payload_excerpt"],

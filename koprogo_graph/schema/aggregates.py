@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from ..domain.alerts import ManualReadingSource
+
 __all__ = [
     "ConsumptionBucket",
     "CrossValidation",
@@ -53,7 +55,7 @@ class ManualReading:
     sensor_id: strawberry.ID = strawberry.field(description="The meter.")
     read_at: datetime = strawberry.field(description="When it was read.")
     value: float = strawberry.field(description="The index read.")
-    source: str = strawberry.field(description="Who read it (e.g. ISTA).")
+    source: ManualReadingSource = strawberry.field(description="Who read it.")
     note: str | None = strawberry.field(description="A note.")
 
 
@@ -62,7 +64,9 @@ class ManualReadingInput:
     sensor_id: strawberry.ID = strawberry.field(description="The meter.")
     read_at: datetime = strawberry.field(description="When it was read (with a time zone offset).")
     value: float = strawberry.field(description="The index read (0 to 10^12).")
-    source: str = strawberry.field(default="ISTA", description="Who read it (1 to 50 characters).")
+    source: ManualReadingSource = strawberry.field(
+        default=ManualReadingSource.ISTA, description="Who read it."
+    )
     note: str | None = strawberry.field(
         default=None, description="A note (at most 2,000 characters)."
     )

@@ -11,7 +11,13 @@ import strawberry
 if TYPE_CHECKING:
     from .sensors import Sensor
 
-from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.alerts import (
+    AlertSeverity,
+    AlertStatus,
+    AlertType,
+    DeliveryChannel,
+    NotificationKind,
+)
 from .pagination import PageInfo
 
 __all__ = [
@@ -29,10 +35,8 @@ __all__ = [
 
 @strawberry.type(description="One notification of an alert (e-mail or webhook) and its delivery.")
 class NotificationDelivery:
-    channel: str = strawberry.field(description="How it goes out: email or webhook.")
-    kind: str = strawberry.field(
-        description="Alert (the first notice, or an escalation) or reminder (a CRITICAL alert still open)."
-    )
+    channel: DeliveryChannel = strawberry.field(description="How it goes out.")
+    kind: NotificationKind = strawberry.field(description="Why it goes out.")
     attempts: int = strawberry.field(description="Attempts so far.")
     sent_at: datetime | None = strawberry.field(
         description="When it went out; null while it has not."
@@ -89,8 +93,8 @@ class Alert:
         rows = await info.context.loader(deliveries_loader).load(uuid.UUID(str(self.id)))
         return [
             NotificationDelivery(
-                channel=r["channel"],
-                kind=r["kind"],
+                channel=DeliveryChannel(r["channel"]),
+                kind=NotificationKind(r["kind"]),
                 attempts=r["attempts"],
                 sent_at=r["sent_at"],
                 next_attempt_at=None if r["sent_at"] else r["next_attempt_at"],

@@ -5,8 +5,16 @@ from __future__ import annotations
 import strawberry
 
 from ..auth import Role
-from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.alerts import (
+    AlertSeverity,
+    AlertStatus,
+    AlertType,
+    DeliveryChannel,
+    ManualReadingSource,
+    NotificationKind,
+)
 from ..domain.consumption import BucketWidth, FillMode
+from ..domain.payload import RejectReason
 from ..domain.quality import Quality
 from ..domain.sensors import Connectivity, ReadingKind, SensorStatus, SensorType
 
@@ -127,6 +135,60 @@ ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
             "NULL": "Present, with null values.",
             "PREVIOUS": "The last known avg, min and max.",
             "LINEAR": "Avg, min and max interpolated between the known buckets around them.",
+        },
+    ),
+    RejectReason: (
+        "RejectReason",
+        "Why the ingestor refused a message or reading (the reason label of "
+        "koprogo_readings_rejected_total, in lower case).",
+        {
+            "BAD_TOPIC": "The topic is not koprogo/{organization}/{building}/{device}/readings.",
+            "BAD_ID": "An organization or building id in the topic is not a UUID.",
+            "UNKNOWN_SENSOR": "No sensor of the organization has this device id.",
+            "BUILDING_MISMATCH": "The sensor is registered in another building than the topic's.",
+            "SENSOR_INACTIVE": "The sensor is INACTIVE.",
+            "PAYLOAD_TOO_LARGE": "The payload is over 64 KiB.",
+            "INVALID_JSON": "The payload is not JSON.",
+            "INVALID_FIELDS": "A field is missing or of the wrong type.",
+            "NON_FINITE": "A value is NaN or infinite.",
+            "VALUE_OUT_OF_RANGE": "A value is beyond ±10^12, raw or calibrated.",
+            "NEGATIVE_CUMULATIVE": "A meter index is negative.",
+            "BATTERY_OUT_OF_RANGE": "The battery level is not within 0-100.",
+            "SIGNAL_OUT_OF_RANGE": "The signal strength is not a plausible dBm.",
+            "TIMESTAMP_IN_FUTURE": "The timestamp is more than 5 minutes ahead.",
+            "TIMESTAMP_TOO_OLD": "The timestamp is older than the retention (2 years).",
+            "RATE_LIMITED": "More messages or readings than the sensor's rate.",
+            "INTERNAL": "The service could not store it (see its log).",
+        },
+    ),
+    DeliveryChannel: (
+        "DeliveryChannel",
+        "How a notification goes out.",
+        {
+            "EMAIL": "An e-mail to the configured addresses.",
+            "WEBHOOK": "A signed POST to the webhook.",
+        },
+    ),
+    NotificationKind: (
+        "NotificationKind",
+        "Why a notification goes out.",
+        {
+            "ALERT": "A new alert, or one whose severity rose.",
+            "REMINDER": "A CRITICAL alert still OPEN after the reminder delay.",
+        },
+    ),
+    ManualReadingSource: (
+        "ManualReadingSource",
+        "Who read a meter by hand.",
+        {
+            "ISTA": "ISTA (yearly reading).",
+            "TECHEM": "Techem.",
+            "BRUNATA": "Brunata.",
+            "CALORIBEL": "Caloribel.",
+            "KALO": "Kalo.",
+            "SYNDIC": "The syndic.",
+            "TECHNICIAN": "A technician.",
+            "OTHER": "Anyone else.",
         },
     ),
     Quality: (

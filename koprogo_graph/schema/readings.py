@@ -10,6 +10,7 @@ import strawberry
 if TYPE_CHECKING:
     from .sensors import Sensor
 
+from ..domain.payload import RejectReason
 from ..domain.quality import Quality
 from ..domain.sensors import clean
 from .pagination import PageInfo
@@ -98,9 +99,7 @@ class ReadingConnection:
 
 @strawberry.type(description="An MQTT message or reading the ingestor refused.")
 class RejectedMessage:
-    reason: str = strawberry.field(
-        description="Why it was refused (the label of koprogo_readings_rejected_total)."
-    )
+    reason: RejectReason = strawberry.field(description="Why it was refused.")
     topic: str = strawberry.field(description="The MQTT topic it came on.")
     detail: str | None = strawberry.field(description="What exactly was wrong.")
     payload_excerpt: str | None = strawberry.field(

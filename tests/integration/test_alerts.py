@@ -345,7 +345,7 @@ async def test_a_failing_webhook_is_retried_until_delivered(
         )
         found = body["data"]["alert"]
         notices = [
-            d for d in found["deliveries"] if (d["channel"], d["kind"]) == ("webhook", "alert")
+            d for d in found["deliveries"] if (d["channel"], d["kind"]) == ("WEBHOOK", "ALERT")
         ]
         return notices if notices and notices[0]["sentAt"] and found["pushSent"] else None
 
@@ -568,7 +568,7 @@ async def test_an_unacknowledged_critical_alert_is_notified_again(
         {"id": alert["id"]},
         token(org),
     )
-    assert {d["kind"] for d in body["data"]["alert"]["deliveries"]} == {"alert", "reminder"}
+    assert {d["kind"] for d in body["data"]["alert"]["deliveries"]} == {"ALERT", "REMINDER"}
 
 
 async def test_a_failed_delivery_says_why_without_the_url_to_any_role(
@@ -590,7 +590,7 @@ async def test_a_failed_delivery_says_why_without_the_url_to_any_role(
             token(org, role),
         )
         errors = [
-            d["lastError"] for d in body["data"]["alert"]["deliveries"] if d["channel"] == "webhook"
+            d["lastError"] for d in body["data"]["alert"]["deliveries"] if d["channel"] == "WEBHOOK"
         ]
         return errors if errors and errors[0] else None
 

@@ -11,6 +11,8 @@ import aiomqtt
 import httpx
 import pytest
 
+from koprogo_graph.domain.payload import RejectReason
+
 from .conftest import BURST, create_sensor, error_codes, eventually
 
 READINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
@@ -147,7 +149,7 @@ async def test_hostile_payloads_are_rejected_by_reason_and_never_block_the_next_
         return rows if len(rows) >= len(HOSTILE) + 1 else None
 
     rows = await eventually(rejected)
-    reasons = sorted(r["reason"] for r in rows)
+    reasons = sorted(RejectReason[r["reason"]].value for r in rows)
     assert reasons == sorted([reason for _, reason in HOSTILE] + ["invalid_fields"])
     assert all(r["topic"] == topic for r in rows)
 
@@ -172,7 +174,7 @@ async def test_topics_naming_unknown_or_foreign_things_are_rejected(
         rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
         return rows if len(rows) >= 3 else None
 
-    reasons = sorted(r["reason"] for r in await eventually(rejected))
+    reasons = sorted(RejectReason[r["reason"]].value for r in await eventually(rejected))
     assert reasons == ["bad_id", "building_mismatch", "unknown_sensor"]
 
 
@@ -191,7 +193,9 @@ async def test_inactive_sensors_are_refused_and_calibration_changes_apply(
         rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
         return rows or None
 
-    assert [r["reason"] for r in await eventually(rejected)] == ["sensor_inactive"]
+    assert [RejectReason[r["reason"]].value for r in await eventually(rejected)] == [
+        "sensor_inactive"
+    ]
 
     await gql_ingest(
         "mutation($id: ID!) { updateSensor(id: $id, input: {status: ACTIVE}) { id } }",
@@ -223,7 +227,7 @@ async def test_a_flooding_sensor_is_rate_limited(gql_ingest, token, org, mqtt_pu
 
     stored, rows = await eventually(settled)
     assert stored >= BURST
-    assert rows and {r["reason"] for r in rows} == {"rate_limited"}
+    assert rows and {RejectReason[r["reason"]].value for r in rows} == {"rate_limited"}
 
 
 async def test_readings_paginate_with_keyset_cursors(gql_ingest, token, org, mqtt_publisher):
@@ -327,7 +331,7 @@ async def test_huge_values_are_refused_and_the_reading_after_them_kept(
         rows = (await gql_ingest(REJECTED, token=token(org)))["data"]["rejectedMessages"]
         return rows if len(rows) >= 3 else None
 
-    reasons = sorted(r["reason"] for r in await eventually(rejected))
+    reasons = sorted(RejectReason[r["reason"]].value for r in await eventually(rejected))
     assert reasons == ["battery_out_of_range", "value_out_of_range", "value_out_of_range"]
 
 
@@ -348,7 +352,7 @@ async def test_readings_are_rate_limited_not_only_messages(gql_ingest, token, or
         return rows if len(rows) >= 2 else None
 
     rows = await eventually(settled)
-    assert {r["reason"] for r in rows} == {"rate_limited"}
+    assert {RejectReason[r["reason"]].value for r in rows} == {"rate_limited"}
     assert all("1000 readings" in r["detail"] for r in rows)
     page = await readings_of(gql_ingest, token, org, sensor["id"], first=1)
     assert page["totalCount"] == 1000

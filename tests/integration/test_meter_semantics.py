@@ -215,3 +215,17 @@ async def test_a_sensor_turned_into_a_meter_has_its_history_recounted(
     await stored(gq, bearer, sensor["id"], 4)
     # 100 -> 97 (a glitch, baseline 100) -> 101 (+1) -> 102 (+1)
     assert (await gq(SERIES, window, bearer))["data"]["readingSeries"][0]["consumption"] == 2.0
+
+
+async def test_manual_readings_name_their_source_and_only_meters_take_them(gq, token):
+    org = uuid.uuid4()
+    bearer = token(org)
+    meter = await create_sensor(gq, bearer)
+    gauge = await create_sensor(gq, bearer, type="TEMPERATURE")
+    record = """mutation($s: ID!) { recordManualReading(input: {sensorId: $s,
+        readAt: "2026-01-01T00:00:00Z", value: 12.5, source: TECHEM}) { source value } }"""
+    body = await gq(record, {"s": meter["id"]}, bearer)
+    assert body["data"]["recordManualReading"] == {"source": "TECHEM", "value": 12.5}
+    refused = await gq(record, {"s": gauge["id"]}, bearer)
+    assert error_codes(refused) == ["BAD_USER_INPUT"]
+    assert refused["errors"][0]["extensions"]["field"] == "sensorId"

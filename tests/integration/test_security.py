@@ -498,11 +498,6 @@ async def test_development_and_tests_keep_introspection_open(graphql):
             {"v": "x" * 2001},
         ),
         (
-            "source",
-            'mutation($id: ID!, $v: String!) { recordManualReading(input: {sensorId: $id, readAt: "2026-01-01T00:00:00Z", value: 1, source: $v}) { id } }',
-            {"v": "x" * 51},
-        ),
-        (
             "value",
             'mutation($id: ID!) { recordManualReading(input: {sensorId: $id, readAt: "2026-01-01T00:00:00Z", value: 1.7e308}) { id } }',
             {},
