@@ -43,16 +43,27 @@ GROUP BY s.id
 """
 
 # What the consumption rule made of each new meter reading, as stored (migration 0010): against
-# the reading stored just before it, whether it came in order or late among older ones.
+# the reading stored just before it, whether it came in order or late among older ones. One
+# range scan per sensor (the span of its new readings and the one before), not one per reading.
 _METER_STEPS = """
-SELECT k.sensor_id, k.ts, p.ts AS previous_ts, coalesce(p.glitch_baseline, p.value) AS baseline,
-       r.glitch_baseline IS NOT NULL AS glitch,
-       koprogo_consumption(coalesce(p.glitch_baseline, p.value), r.value) AS used
-FROM unnest($1::uuid[], $2::timestamptz[]) AS k(sensor_id, ts)
-JOIN readings r ON r.sensor_id = k.sensor_id AND r.ts = k.ts
-LEFT JOIN LATERAL (SELECT ts, value, glitch_baseline FROM readings
-                   WHERE sensor_id = k.sensor_id AND ts < k.ts
-                   ORDER BY ts DESC LIMIT 1) p ON true
+WITH span AS (
+    SELECT sensor_id, min(ts) AS lo, max(ts) AS hi
+    FROM unnest($1::uuid[], $2::timestamptz[]) AS k(sensor_id, ts) GROUP BY sensor_id
+)
+SELECT span.sensor_id, s.ts, s.previous_ts, s.baseline, s.glitch,
+       koprogo_consumption(s.baseline, s.value) AS used
+FROM span CROSS JOIN LATERAL (
+    SELECT x.ts, x.value, x.glitch_baseline IS NOT NULL AS glitch,
+           lag(x.ts) OVER w AS previous_ts,
+           lag(coalesce(x.glitch_baseline, x.value)) OVER w AS baseline
+    FROM ((SELECT ts, value, glitch_baseline FROM readings
+           WHERE sensor_id = span.sensor_id AND ts < span.lo ORDER BY ts DESC LIMIT 1)
+          UNION ALL
+          (SELECT ts, value, glitch_baseline FROM readings
+           WHERE sensor_id = span.sensor_id AND ts >= span.lo AND ts <= span.hi)) x
+    WINDOW w AS (ORDER BY x.ts)
+) s
+WHERE s.ts >= span.lo
 """
 
 # Evaluations of one sensor take turns (the live engine, another replica's watchdog): each sees
@@ -108,7 +119,7 @@ class AlertEngine:
         self.broadcast = broadcast
 
     async def on_readings(self, readings: list[StoredReading]) -> None:
-        """Evaluate a committed batch, and clear its pending evaluation in the same transaction
+        """Evaluate a committed batch, taking its pending evaluation in the same transaction
         (a batch some other replica's watchdog took over meanwhile is left to it)."""
         pending = {r.evaluation_id for r in readings if r.evaluation_id is not None}
         async with self.db.system() as con:
@@ -118,8 +129,6 @@ class AlertEngine:
                     r for r in readings if r.evaluation_id is None or r.evaluation_id in mine
                 ]
             changed, moved = await self._evaluate_batch(con, readings)
-            if pending:
-                await evaluations_store.done(con, sorted(mine))
         await publish_alert_changes(self.broadcast, changed)
         await publish_sensor_changes(self.broadcast, moved)
 
@@ -135,7 +144,6 @@ class AlertEngine:
                 for r in await evaluations_store.readings_of(con, b["sensor_ids"], b["timestamps"])
             ]
             changed, moved = await self._evaluate_batch(con, readings)
-            await evaluations_store.done(con, [b["id"] for b in batches])
         if batches:
             log.warning("evaluated %d batch(es) of readings left behind by a crash", len(batches))
         await publish_alert_changes(self.broadcast, changed)

@@ -116,6 +116,8 @@ def threshold_rule(
     """Raise beyond min/max; once open, clear only when back inside by the hysteresis margin,
     so a value hovering at the threshold does not flap. ``value`` is a gauge's reading or a
     meter's flow (``quantity`` "flow", ``unit`` per hour), compared at ``decimals`` places."""
+    if rules.threshold_max is None and rules.threshold_min is None:
+        return Clear(AlertType.THRESHOLD_EXCEEDED) if is_open else None
     shown = exact(value, decimals)
     if rules.threshold_max is not None and shown > exact(rules.threshold_max, None):
         limit = exact(rules.threshold_max, None)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-__all__ = ["claim", "claim_left_over", "done", "readings_of", "record"]
+__all__ = ["claim", "claim_left_over", "readings_of", "record"]
 
 
 async def record(con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, datetime]]) -> int | None:
@@ -24,11 +24,12 @@ async def record(con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, dateti
 
 
 async def claim(con: asyncpg.Connection, ids: Sequence[int]) -> set[int]:
-    """Lock these batches for evaluation in this transaction; those already taken (or done by
-    another replica's watchdog) are left out."""
+    """Take these batches for evaluation in this transaction: their rows are deleted now, so
+    they are done when it commits and back (for the watchdog) if it does not. Those another
+    transaction holds or already took are left out."""
     rows = await con.fetch(
-        "SELECT id FROM pending_evaluations WHERE id = ANY($1::bigint[]) "
-        "ORDER BY id FOR UPDATE SKIP LOCKED",
+        "DELETE FROM pending_evaluations WHERE id IN (SELECT id FROM pending_evaluations "
+        "WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id",
         list(ids),
     )
     return {r["id"] for r in rows}
@@ -37,19 +38,15 @@ async def claim(con: asyncpg.Connection, ids: Sequence[int]) -> set[int]:
 async def claim_left_over(
     con: asyncpg.Connection, older_than_seconds: float, limit: int = 50
 ) -> list[asyncpg.Record]:
-    """Batches nobody is evaluating that are older than a live engine would leave them."""
+    """Take (as ``claim`` does) batches nobody is evaluating that are older than a live engine
+    would leave them."""
     return await con.fetch(
-        "SELECT id, sensor_ids, timestamps FROM pending_evaluations "
+        "DELETE FROM pending_evaluations WHERE id IN (SELECT id FROM pending_evaluations "
         "WHERE created_at < now() - make_interval(secs => $1) "
-        "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2",
+        "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2) RETURNING id, sensor_ids, timestamps",
         older_than_seconds,
         limit,
     )
-
-
-async def done(con: asyncpg.Connection, ids: Sequence[int]) -> None:
-    if ids:
-        await con.execute("DELETE FROM pending_evaluations WHERE id = ANY($1::bigint[])", list(ids))
 
 
 async def readings_of(
