@@ -19,7 +19,7 @@ CREATE FUNCTION koprogo_sensor_follow(sensor uuid) RETURNS SETOF sensors
 LANGUAGE sql AS $$
     WITH open_alerts AS (
         SELECT coalesce(bool_or(type = 'SENSOR_FAULTY'), false) AS faulty,
-               min(triggered_at) FILTER (WHERE type = 'SENSOR_FAULTY') AS faulty_since,
+               min(created_at) FILTER (WHERE type = 'SENSOR_FAULTY') AS faulty_since,  -- server time, as status_set_at
                coalesce(bool_or(type = 'SENSOR_OFFLINE'), false) AS offline
         FROM alerts WHERE sensor_id = sensor AND status <> 'RESOLVED'
     ), target AS (

@@ -67,10 +67,12 @@ WHERE s.ts >= span.lo
 """
 
 # Evaluations of one sensor take turns (the live engine, another replica's watchdog): each sees
-# the alerts the previous one committed. Advisory locks, so that ingestion is never held.
+# the alerts the previous one committed. Advisory locks, so that ingestion is never held; sensors
+# share 1,024 of them, so a batch of any size takes at most that many.
 _TAKE_TURNS = """
-SELECT pg_advisory_xact_lock(k) FROM (
-    SELECT hashtextextended(id::text, 20261202) AS k FROM unnest($1::uuid[]) AS id ORDER BY 1
+SELECT pg_advisory_xact_lock(20261202, k) FROM (
+    SELECT DISTINCT (hashtextextended(id::text, 0) & 1023)::int AS k
+    FROM unnest($1::uuid[]) AS id ORDER BY 1
 ) ordered
 """
 
@@ -132,23 +134,30 @@ class AlertEngine:
         await publish_alert_changes(self.broadcast, changed)
         await publish_sensor_changes(self.broadcast, moved)
 
-    async def evaluate_left_over(self, older_than_seconds: float) -> int:
+    async def evaluate_left_over(self, older_than_seconds: float, most: int = 50) -> int:
         """Evaluate the batches a process stored but did not live to evaluate (it crashed
         between the two commits): those older than a live engine ever leaves one (its queue
-        holds 100 batches, seconds at most); the number of batches."""
-        async with self.db.system() as con:
-            batches = await evaluations_store.claim_left_over(con, older_than_seconds)
-            readings = [
-                _stored(r)
-                for b in batches
-                for r in await evaluations_store.readings_of(con, b["sensor_ids"], b["timestamps"])
-            ]
-            changed, moved = await self._evaluate_batch(con, readings)
-        if batches:
-            log.warning("evaluated %d batch(es) of readings left behind by a crash", len(batches))
-        await publish_alert_changes(self.broadcast, changed)
-        await publish_sensor_changes(self.broadcast, moved)
-        return len(batches)
+        holds 100 batches, seconds at most), one transaction each; how many were evaluated."""
+        evaluated = 0
+        for _ in range(most):
+            async with self.db.system() as con:
+                batches = await evaluations_store.claim_left_over(con, older_than_seconds, 1)
+                if not batches:
+                    break
+                (batch,) = batches
+                readings = [
+                    _stored(r)
+                    for r in await evaluations_store.readings_of(
+                        con, batch["sensor_ids"], batch["timestamps"]
+                    )
+                ]
+                changed, moved = await self._evaluate_batch(con, readings)
+            evaluated += 1
+            await publish_alert_changes(self.broadcast, changed)
+            await publish_sensor_changes(self.broadcast, moved)
+        if evaluated:
+            log.warning("evaluated %d batch(es) of readings left behind by a crash", evaluated)
+        return evaluated
 
     async def _evaluate_batch(
         self, con: Any, readings: list[StoredReading]

@@ -130,15 +130,23 @@ class Watchdog:
         await self._publish([], moved)
         return len(moved)
 
+    async def _evaluate_left_over(self) -> None:
+        """Batches no live engine took within the grace: a crashed process's. On its own, so
+        that a batch that cannot be evaluated never stops the watchdog's other rounds."""
+        if self.engine is None:
+            return
+        try:
+            await self.engine.evaluate_left_over(self.evaluation_grace)
+        except Exception:
+            log.exception("watchdog: evaluating batches left behind failed; next round retries")
+
     async def run(self) -> None:
         last_leak_check = 0.0
         loop = asyncio.get_running_loop()
         reconciled = False
         while True:
+            await self._evaluate_left_over()
             try:
-                if self.engine is not None:
-                    # Batches no live engine took within the grace: a crashed process's.
-                    await self.engine.evaluate_left_over(self.evaluation_grace)
                 if not reconciled:
                     await self.reconcile()
                     reconciled = True

@@ -264,7 +264,7 @@ class SensorMutation:
         sensor_id = parse_id(id)
         changes = _changes(input)
         async with info.context.db.tenant(org) as con:
-            before = await store.get(con, org, sensor_id)
+            before = await store.get(con, org, sensor_id, for_update=True)
             if before is None:
                 raise NotFound("Sensor")
             try:

@@ -146,6 +146,8 @@ def _is_request_error(result: Any) -> bool:
 
 def _status_of(errors: list[Any]) -> int:
     codes = {(e.extensions or {}).get("code") for e in errors}
+    if "INTERNAL" in codes:
+        return 500
     return 429 if codes == {"RATE_LIMITED"} else 400
 
 

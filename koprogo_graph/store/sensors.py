@@ -67,10 +67,13 @@ class BuildingNotOwned(Exception):
 
 
 async def get(
-    con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID
+    con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record | None:
+    """The sensor, or None; ``for_update`` locks it until the transaction ends (for a change
+    that depends on what it was)."""
+    lock = " FOR NO KEY UPDATE" if for_update else ""
     return await con.fetchrow(
-        "SELECT * FROM sensors WHERE organization_id = $1 AND id = $2", org, sensor_id
+        f"SELECT * FROM sensors WHERE organization_id = $1 AND id = $2{lock}", org, sensor_id
     )
 
 
