@@ -40,6 +40,13 @@ __all__ = ["AggregateMutation", "AggregateQuery"]
 
 Info = strawberry.Info[Context, None]
 TOLERANCE_PERCENT = 5.0
+ToArg = Annotated[datetime, strawberry.argument(description="End of the period (excluded).")]
+BucketArg = Annotated[
+    BucketWidth, strawberry.argument(description="Bucket width (at most 10,000 buckets).")
+]
+TimezoneArg = Annotated[
+    str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
+]
 FromArg = Annotated[
     datetime, strawberry.argument(name="from", description="Start of the period (included).")
 ]
@@ -94,13 +101,9 @@ class AggregateQuery:
         info: Info,
         sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
         from_: FromArg,
-        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
-        bucket: Annotated[
-            BucketWidth, strawberry.argument(description="Bucket width (at most 10,000 buckets).")
-        ],
-        timezone: Annotated[
-            str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
-        ] = "Europe/Brussels",
+        to: ToArg,
+        bucket: BucketArg,
+        timezone: TimezoneArg = "Europe/Brussels",
         fill: Annotated[
             FillMode, strawberry.argument(description="What empty buckets show.")
         ] = FillMode.NONE,
@@ -131,13 +134,9 @@ class AggregateQuery:
             SensorType, strawberry.argument(description="A meter type (not a gauge).")
         ],
         from_: FromArg,
-        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
-        bucket: Annotated[
-            BucketWidth, strawberry.argument(description="Bucket width (at most 10,000 buckets).")
-        ],
-        timezone: Annotated[
-            str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
-        ] = "Europe/Brussels",
+        to: ToArg,
+        bucket: BucketArg,
+        timezone: TimezoneArg = "Europe/Brussels",
     ) -> list[ConsumptionBucket]:
         org = info.context.viewer.org()
         building = parse_id(building_id, "buildingId")
@@ -198,7 +197,7 @@ class AggregateQuery:
         info: Info,
         sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The meter's id.")],
         from_: FromArg,
-        to: Annotated[datetime, strawberry.argument(description="End of the period (excluded).")],
+        to: ToArg,
     ) -> CrossValidation:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")

@@ -32,6 +32,16 @@ from ._args import parse_id, parse_optional_id
 __all__ = ["AlertMutation", "AlertQuery"]
 
 Info = strawberry.Info[Context, None]
+BuildingFilter = Annotated[
+    strawberry.ID | None, strawberry.argument(description="Only this building's.")
+]
+RaisedFrom = Annotated[
+    datetime | None,
+    strawberry.argument(name="from", description="Raised at or after this instant."),
+]
+RaisedBefore = Annotated[
+    datetime | None, strawberry.argument(description="Raised before this instant.")
+]
 MAX_EMAILS = 50
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -73,19 +83,12 @@ class AlertQuery:
         type: Annotated[
             AlertType | None, strawberry.argument(description="Only this type.")
         ] = None,
-        building_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this building's.")
-        ] = None,
+        building_id: BuildingFilter = None,
         sensor_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this sensor's.")
         ] = None,
-        from_: Annotated[
-            datetime | None,
-            strawberry.argument(name="from", description="Raised at or after this instant."),
-        ] = None,
-        to: Annotated[
-            datetime | None, strawberry.argument(description="Raised before this instant.")
-        ] = None,
+        from_: RaisedFrom = None,
+        to: RaisedBefore = None,
         first: Annotated[int, strawberry.argument(description="Page size (at most 500).")] = 50,
         after: Annotated[
             str | None,
@@ -122,16 +125,9 @@ class AlertQuery:
     async def alert_statistics(
         self,
         info: Info,
-        building_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this building's.")
-        ] = None,
-        from_: Annotated[
-            datetime | None,
-            strawberry.argument(name="from", description="Raised at or after this instant."),
-        ] = None,
-        to: Annotated[
-            datetime | None, strawberry.argument(description="Raised before this instant.")
-        ] = None,
+        building_id: BuildingFilter = None,
+        from_: RaisedFrom = None,
+        to: RaisedBefore = None,
     ) -> AlertStatistics:
         org = info.context.viewer.org()
         filters = _filters(info, building_id=building_id, **{"from": from_, "to": to})
