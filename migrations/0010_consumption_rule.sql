@@ -16,6 +16,13 @@
 
 ALTER TABLE readings ADD COLUMN glitch_baseline double precision;
 
+-- Building rollups keyed by organization (issue 17; the joins below that fill them too), rebuilt
+-- with every other rollup at the end of this migration.
+TRUNCATE readings_hourly_building;
+ALTER TABLE readings_hourly_building DROP CONSTRAINT readings_hourly_building_pkey;
+ALTER TABLE readings_hourly_building ADD PRIMARY KEY (organization_id, building_id, sensor_type, hour)
+    INCLUDE (count, sum, min, max, consumption);
+
 -- Not STRICT, so the planner inlines it into the queries that use it.
 CREATE FUNCTION koprogo_consumption(baseline float8, value float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -39,6 +39,10 @@ RaisedFrom = Annotated[
     datetime | None,
     strawberry.argument(name="from", description="Raised at or after this instant."),
 ]
+AlertIdArg = Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")]
+NoteArg = Annotated[
+    str | None, strawberry.argument(description="A note (at most 2,000 characters).")
+]
 RaisedBefore = Annotated[
     datetime | None, strawberry.argument(description="Raised before this instant.")
 ]
@@ -63,7 +67,7 @@ class AlertQuery:
     async def alert(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
+        id: AlertIdArg,
     ) -> Alert | None:
         org = info.context.viewer.org()
         async with info.context.db.tenant(org) as con:
@@ -187,10 +191,8 @@ class AlertMutation:
     async def acknowledge_alert(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
-        note: Annotated[
-            str | None, strawberry.argument(description="A note (at most 2,000 characters).")
-        ] = None,
+        id: AlertIdArg,
+        note: NoteArg = None,
     ) -> Alert:
         return await _transition(info, id, note, store.acknowledge)
 
@@ -198,10 +200,8 @@ class AlertMutation:
     async def resolve_alert(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The alert's id.")],
-        note: Annotated[
-            str | None, strawberry.argument(description="A note (at most 2,000 characters).")
-        ] = None,
+        id: AlertIdArg,
+        note: NoteArg = None,
     ) -> Alert:
         return await _transition(info, id, note, store.resolve)
 
