@@ -50,7 +50,6 @@ __all__ = [
     "ParseOnce",
     "RateLimited",
     "RequestBudget",
-    "operation_cost",
     "operation_size",
     "parse_document",
     "refusal",
@@ -292,12 +291,6 @@ def operation_size(
     except _TooBig:
         return MAX_COST + 1, MAX_EXPANDED_FIELDS + 1
     return max(sizes, default=(0, 0))
-
-
-def operation_cost(
-    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
-) -> int:
-    return operation_size(document, operation_name, variables)[0]
 
 
 MAX_STRING_CHARS = 10_000  # no argument of ours is longer; each field has its own, smaller bound
