@@ -20,16 +20,16 @@ from starlette.routing import Route, WebSocketRoute
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
+from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
+from .api.schema import build_schema
+from .api.view import GraphQLView
+from .api.websockets import ConnectionCounter
 from .config import Secret, Settings
 from .domain.ratelimit import RateLimiter
 from .migrate import apply_migrations
 from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
 from .realtime.shared import SharedStreams
-from .schema import build_schema
-from .schema.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
-from .schema.view import GraphQLView
-from .schema.websockets import ConnectionCounter
 from .store.db import Database, open_database
 
 __all__ = ["SERVER_OPTIONS", "create_app"]

@@ -161,9 +161,7 @@ class Settings:
                 raise ConfigError(
                     "MQTT_URL is not set (required unless KOPROGO_INGEST=false for an API-only replica)"
                 )
-            from .embedded import pick_port
-
-            embedded_port = pick_port(
+            embedded_port = _free_port(
                 int(_number(env, "KOPROGO_EMBEDDED_MQTT_PORT", 1883, 0, 65535))
             )
             mqtt_url = f"mqtt://127.0.0.1:{embedded_port}"
@@ -215,6 +213,18 @@ class Settings:
             api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
             api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
         )
+
+
+def _free_port(preferred: int) -> int:
+    """``preferred`` if it is free on loopback, else any free port (for the embedded broker)."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port")
 
 
 def _check_embedded_postgres_may_run(env: Mapping[str, str], euid: int | None = None) -> None:

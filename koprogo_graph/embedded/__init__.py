@@ -6,7 +6,6 @@ inside the functions below, which run only in zero-configuration mode."""
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -16,7 +15,6 @@ __all__ = [
     "embedded_broker",
     "embedded_postgres",
     "embedded_postgres_async",
-    "pick_port",
 ]
 
 log = logging.getLogger(__name__)
@@ -26,18 +24,6 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("koprogo-graph", appauthor=False))
-
-
-def pick_port(preferred: int) -> int:
-    """``preferred`` if it is free on loopback, else any free port."""
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise OSError("no free port")
 
 
 @contextmanager

@@ -8,10 +8,10 @@ the stream's queue overflowed). ``alertChanged`` and ``sensorStatusChanged`` cat
 themselves when the resync says since when: they send the alerts, or the sensors whose status,
 changed since then, read from the database (such changes are few, and a missed one may be a
 leak at 3 a.m.). Otherwise (readings) the subscription goes on, and its next result
-carries ``extensions: {"resync": true}`` (schema/live.py), telling the client to catch up with
+carries ``extensions: {"resync": true}`` (api/live.py), telling the client to catch up with
 ``readings(from: lastSeen)`` and the like. Identical subscriptions of an
 organization share one execution (realtime/shared.py); the connection closes itself when its
-token expires (schema/view.py).
+token expires (api/view.py).
 """
 
 from __future__ import annotations

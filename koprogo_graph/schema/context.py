@@ -41,14 +41,14 @@ class Context:
     broadcast: Broadcast | None = None
     live: SharedStreams | None = None
     connection_params: dict[str, Any] | None = None
-    limiter: RateLimiter | None = None  # requests per viewer (the app's; see schema/limits.py)
+    limiter: RateLimiter | None = None  # requests per viewer (the app's; see api/limits.py)
     loaders: dict | None = None
     # Called by a subscription once events can reach it (see realtime/shared.py).
     live_ready: Callable[[], None] | None = None
     closer: asyncio.Task[None] | None = field(default=None, repr=False)  # see view.py
     counted_user: uuid.UUID | None = None  # a websocket counted against this user (view.py)
     # Set by a subscription when events may have been lost (Redis came back): its next result
-    # says so to the client (schema/live.py).
+    # says so to the client (api/live.py).
     missed_events: bool = False
     _viewer: Viewer | None = field(default=None, repr=False)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from koprogo_graph.api.errors import ErrorCodes
 from koprogo_graph.errors import BadUserInput, NotFound
-from koprogo_graph.schema.errors import ErrorCodes
 
 
 @strawberry.type

@@ -9,9 +9,9 @@ import pytest
 from graphql import parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from koprogo_graph.schema import build_schema
-from koprogo_graph.schema.event_plan import plan_event
-from koprogo_graph.schema.executor import Executor
+from koprogo_graph.api.event_plan import plan_event
+from koprogo_graph.api.executor import Executor
+from koprogo_graph.api.schema import build_schema
 
 from ..live_events import memory_subscription, reading_event, readings_message
 

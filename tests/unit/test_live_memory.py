@@ -6,11 +6,11 @@ import gc
 import tracemalloc
 import uuid
 
-from koprogo_graph.schema import build_schema
+from koprogo_graph.api.schema import build_schema
 
 from ..live_events import memory_subscription, reading_event, readings_message
 
-# A fragment keeps graphql-core's own execution (schema/event_plan.py plans only plain leaves),
+# A fragment keeps graphql-core's own execution (api/event_plan.py plans only plain leaves),
 # which is where the leak was.
 QUERY = (
     "subscription($b: ID) { readingAdded(buildingId: $b) { ... on Reading { sensorId value } } }"
@@ -39,5 +39,5 @@ async def test_memory_stays_flat_while_a_subscription_delivers_events():
             grown = tracemalloc.get_traced_memory()[0] - before
         finally:
             tracemalloc.stop()
-    # graphql-core 3.3's per-event memo leaked ~1 KB per event (2 MB here); see schema/executor.py
+    # graphql-core 3.3's per-event memo leaked ~1 KB per event (2 MB here); see api/executor.py
     assert grown < 300_000, f"{grown} bytes retained after 2,000 events"

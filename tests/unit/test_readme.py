@@ -10,7 +10,7 @@ import pytest
 from graphql import OperationDefinitionNode, parse, validate
 from graphql import build_schema as from_sdl
 
-from koprogo_graph.schema import build_schema
+from koprogo_graph.api.schema import build_schema
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SCHEMA = from_sdl(str(build_schema()))  # the SDL a client introspects

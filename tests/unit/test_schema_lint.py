@@ -18,7 +18,7 @@ from graphql import (
 )
 from graphql import build_schema as from_sdl
 
-from koprogo_graph.schema import build_schema
+from koprogo_graph.api.schema import build_schema
 
 SCHEMA = from_sdl(str(build_schema()))
 BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}

@@ -21,7 +21,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast
 from strawberry.types import ExecutionResult
 
 from ..errors import KoprogoError
-from .context import Context
+from ..schema.context import Context
 from .limits import parse_document
 
 __all__ = ["SharedData", "after_gap", "encode_message", "shared_key", "shared_results"]

@@ -18,7 +18,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from ..auth import client_key
 from ..errors import KoprogoError
-from .context import Context
+from ..schema.context import Context
 from .limits import MAX_QUERY_CHARS
 from .live import encode_message
 from .websockets import ConnectionCounter, LegacyGraphQLWSHandler
