@@ -48,15 +48,7 @@ def _background_services(
 ) -> list[BackgroundService]:
     """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
     engine = AlertEngine(db, broadcast)
-    watchdog = Watchdog(
-        db,
-        broadcast,
-        every=settings.offline_check_seconds,
-        leak_every=settings.leak_check_seconds,
-        reminder_after=settings.reminder_seconds,
-        engine=engine,
-        evaluation_grace=settings.evaluation_grace_seconds,
-    )
+    watchdog = Watchdog(db, broadcast, settings, engine)
     services: list[BackgroundService] = [watchdog.run]
     if settings.notify:
         services.append(NotificationSender(settings, db).run)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import asyncpg
 
+from .domain.sensors import SENSOR_TYPES
+
 __all__ = ["apply_migrations", "migration_files"]
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,14 @@ def _migrations_dir() -> Path:
 def migration_files() -> list[Path]:
     """The migration files, in the order they apply."""
     return sorted(_migrations_dir().glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+async def _declare_sensor_types(con: asyncpg.Connection) -> None:
+    """The sensor types the code declares (SENSOR_TYPES), for sensors to refer to (0014)."""
+    await con.execute(
+        "INSERT INTO sensor_types (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        [t.value for t in SENSOR_TYPES],
+    )
 
 
 async def apply_migrations(dsn: str) -> list[str]:
@@ -56,6 +66,7 @@ async def apply_migrations(dsn: str) -> list[str]:
                         "INSERT INTO schema_migrations (version) VALUES ($1)", version
                     )
                 applied.append(version)
+            await _declare_sensor_types(con)
             return applied
         finally:
             await con.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

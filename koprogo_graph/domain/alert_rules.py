@@ -9,19 +9,28 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from .alerts import AlertSeverity, AlertType
 from .consumption import Step
+from .sensors import SensorFieldError, SensorType
 
 __all__ = [
+    "HISTORY_DEPTH",
+    "RULES",
+    "SETTINGS",
     "AlertRules",
     "Clear",
     "Raise",
+    "Rule",
+    "Runs",
     "battery_rule",
+    "check_settings",
     "exact",
     "flow_per_hour",
     "glitch_rule",
@@ -31,6 +40,7 @@ __all__ = [
     "pending_elapsed",
     "poor_run_rule",
     "robust_anomaly",
+    "setting",
     "stuck_rule",
     "threshold_rule",
 ]
@@ -53,31 +63,74 @@ class Clear:
 Verdict = Raise | Clear | None
 
 
+def setting(default: Any, description: str, *, minimum: float | None = 0) -> Any:
+    """An alert rule setting: its default (before the sensor type's, SENSOR_TYPES), what it
+    means (the GraphQL schema shows it), and its least value (None: any, e.g. a threshold)."""
+    return field(default=default, metadata={"description": description, "minimum": minimum})
+
+
+_THRESHOLD = (
+    " threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour "
+    "on a meter (CUMULATIVE; never its index)."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRules:
-    """A sensor's rule configuration; the stored JSON overrides these defaults."""
+    """A sensor's rule settings: the one declaration of them. The stored JSON overrides the
+    sensor type's defaults, which override these; the GraphQL type and input that show and
+    change them are derived from these fields (schema/sensors.py)."""
 
-    enabled: bool = True
-    threshold_min: float | None = None
-    threshold_max: float | None = None
-    hysteresis_percent: float = 5.0
-    pending_seconds: int = 0  # a threshold must be exceeded this long before it alerts
-    offline_after_seconds: int | None = None
-    battery_warning_percent: int = 20
-    battery_critical_percent: int = 10
-    leak_detection: bool = False
-    leak_window_hours: int = 24
-    leak_night_window: bool = False
-    anomaly_detection: bool = False
-    anomaly_threshold: float = 6.0
-    stuck_after_seconds: int | None = None
-    poor_readings_run: int = 10
+    enabled: bool = setting(True, "Whether this sensor's alert rules run at all.")
+    threshold_min: float | None = setting(None, "Lower" + _THRESHOLD, minimum=None)
+    threshold_max: float | None = setting(
+        None, "Upper" + _THRESHOLD + " CRITICAL at 50 % beyond, else WARNING.", minimum=None
+    )
+    pending_seconds: int = setting(
+        0, "Seconds a threshold must stay exceeded before it alerts (0: at once)."
+    )
+    hysteresis_percent: float = setting(
+        5.0,
+        "How far back inside the threshold (percent of it) the value must come before the "
+        "alert clears (default 5).",
+    )
+    offline_after_seconds: int | None = setting(
+        None, "Seconds of silence before SENSOR_OFFLINE (default: 3 sampling intervals)."
+    )
+    battery_warning_percent: int = setting(
+        20, "Battery level (%) under which LOW_BATTERY is a WARNING (default 20)."
+    )
+    battery_critical_percent: int = setting(
+        10, "Battery level (%) under which LOW_BATTERY is CRITICAL (default 10)."
+    )
+    leak_detection: bool = setting(
+        False, "Whether LEAK_DETECTED runs (default: on for water meters)."
+    )
+    leak_window_hours: int = setting(
+        24, "Hours in a row with water flowing that make a leak (default 24)."
+    )
+    leak_night_window: bool = setting(
+        False, "Also call a leak water flowing in each hour of the 02:00-05:00 local night."
+    )
+    anomaly_detection: bool = setting(
+        False, "Whether ANOMALY_DETECTED runs (a value far from the sensor's recent readings)."
+    )
+    anomaly_threshold: float = setting(
+        6.0, "Robust deviations from the recent median that make an anomaly (default 6)."
+    )
+    stuck_after_seconds: int | None = setting(
+        None, "Seconds a value may stay exactly the same before SENSOR_FAULTY (unset: never)."
+    )
+    poor_readings_run: int = setting(
+        10, "POOR readings in a row that make SENSOR_FAULTY (default 10)."
+    )
 
     @classmethod
     def for_sensor(cls, sensor_type: str, stored: Mapping[str, Any] | None) -> AlertRules:
-        """Defaults by type (leak detection on for water meters), then the stored overrides."""
-        base: dict[str, Any] = {"leak_detection": sensor_type in ("COLD_WATER", "HOT_WATER")}
-        base.update({k: v for k, v in (stored or {}).items() if k in _FIELDS and v is not None})
+        """The type's defaults (SENSOR_TYPES), then the stored overrides."""
+        known = SensorType.__members__.get(sensor_type)
+        base: dict[str, Any] = dict(known.spec.rule_defaults) if known else {}
+        base.update({k: v for k, v in (stored or {}).items() if k in SETTINGS and v is not None})
         return cls(**base)
 
     def offline_after(self, sampling_interval: int) -> timedelta:
@@ -85,7 +138,79 @@ class AlertRules:
 
 
 # Asked for every evaluated reading: dataclasses.fields() each time cost 3 % of ingestion.
-_FIELDS = frozenset(f.name for f in fields(AlertRules))
+SETTINGS: Mapping[str, Field[Any]] = MappingProxyType({f.name: f for f in fields(AlertRules)})
+
+
+def check_settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule settings a person gave, checked against their declaration: SensorFieldError names
+    the first wrong one (camelCase)."""
+    for name, value in given.items():
+        minimum = SETTINGS[name].metadata["minimum"]
+        if (
+            minimum is not None
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value < minimum
+        ):
+            raise SensorFieldError(_camel(name), "must not be negative")
+    return dict(given)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class Runs(StrEnum):
+    READING = "reading"  # on each stored reading (the alert engine)
+    CLOCK = "clock"  # on the watchdog's clock
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An alert rule: what it raises, when it runs, which settings it reads and how many of
+    the sensor's earlier readings it needs."""
+
+    name: str
+    raises: AlertType
+    runs: Runs
+    settings: tuple[str, ...] = ()
+    history: int = 0
+
+
+HISTORY_DEPTH = 200  # earlier readings the history rules look at
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "threshold",
+        AlertType.THRESHOLD_EXCEEDED,
+        Runs.READING,
+        ("threshold_min", "threshold_max", "pending_seconds", "hysteresis_percent"),
+    ),
+    Rule(
+        "battery",
+        AlertType.LOW_BATTERY,
+        Runs.READING,
+        ("battery_warning_percent", "battery_critical_percent"),
+    ),
+    Rule("glitch", AlertType.SENSOR_FAULTY, Runs.READING),
+    Rule(
+        "anomaly",
+        AlertType.ANOMALY_DETECTED,
+        Runs.READING,
+        ("anomaly_detection", "anomaly_threshold"),
+        HISTORY_DEPTH,
+    ),
+    Rule("poor_run", AlertType.SENSOR_FAULTY, Runs.READING, ("poor_readings_run",), HISTORY_DEPTH),
+    Rule("offline", AlertType.SENSOR_OFFLINE, Runs.CLOCK, ("offline_after_seconds",)),
+    Rule("stuck", AlertType.SENSOR_FAULTY, Runs.CLOCK, ("stuck_after_seconds",)),
+    Rule(
+        "leak",
+        AlertType.LEAK_DETECTED,
+        Runs.CLOCK,
+        ("leak_detection", "leak_window_hours", "leak_night_window"),
+    ),
+)
 
 
 def exact(value: float, decimals: int | None) -> Decimal:

@@ -30,10 +30,11 @@ class AlertSeverity(StrEnum):
 
     @property
     def rank(self) -> int:
+        """The one severity order (least first: the members' order above)."""
         return _RANK[self]
 
 
-_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+_RANK = {severity: rank for rank, severity in enumerate(AlertSeverity)}
 
 
 class AlertStatus(StrEnum):

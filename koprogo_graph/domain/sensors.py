@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "DEFAULT_RESOLUTION",
@@ -12,11 +16,13 @@ __all__ = [
     "MAX_READING_VALUE",
     "MAX_SAMPLING_INTERVAL",
     "MIN_SAMPLING_INTERVAL",
+    "SENSOR_TYPES",
     "Connectivity",
     "ReadingKind",
     "SensorFieldError",
     "SensorStatus",
     "SensorType",
+    "SensorTypeSpec",
     "check_calibration_factor",
     "check_device_id",
     "check_optional_text",
@@ -29,6 +35,7 @@ __all__ = [
     "default_unit_of_measure",
     "mqtt_topic",
     "resolution_of",
+    "types_defaulting",
 ]
 
 MIN_SAMPLING_INTERVAL = 10
@@ -40,6 +47,8 @@ MAX_CALIBRATION_FACTOR = 1e6
 
 
 class SensorType(StrEnum):
+    """What a sensor measures; everything else about a type is in SENSOR_TYPES below."""
+
     COLD_WATER = "COLD_WATER"
     HOT_WATER = "HOT_WATER"
     GAS = "GAS"
@@ -50,8 +59,8 @@ class SensorType(StrEnum):
     HUMIDITY = "HUMIDITY"
 
     @property
-    def is_water(self) -> bool:
-        return self in (SensorType.COLD_WATER, SensorType.HOT_WATER)
+    def spec(self) -> SensorTypeSpec:
+        return SENSOR_TYPES[self]
 
 
 class ReadingKind(StrEnum):
@@ -72,18 +81,48 @@ class Connectivity(StrEnum):
     NEVER_SEEN = "NEVER_SEEN"  # no reading yet
 
 
-_INSTANTANEOUS_TYPES = frozenset({SensorType.TEMPERATURE, SensorType.HUMIDITY, SensorType.HEATING})
+@dataclass(frozen=True, slots=True)
+class SensorTypeSpec:
+    """What a sensor type is: the one place to add one (with its SensorType member)."""
 
-_UNITS = {
-    SensorType.COLD_WATER: "m3",
-    SensorType.HOT_WATER: "m3",
-    SensorType.GAS: "m3",
-    SensorType.ELECTRICITY: "kWh",
-    SensorType.COGENERATION: "kWh",
-    SensorType.HEATING: "kW",
-    SensorType.TEMPERATURE: "°C",
-    SensorType.HUMIDITY: "%",
-}
+    description: str  # for the GraphQL schema
+    unit: str  # default unit of measure (its resolution follows from it: resolution_of)
+    reading_kind: ReadingKind  # CUMULATIVE: a meter with a consumption; else a gauge
+    # Alert rule settings that differ from the rules' own defaults for this type.
+    rule_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+_METER, _GAUGE = ReadingKind.CUMULATIVE, ReadingKind.INSTANTANEOUS
+
+SENSOR_TYPES: Mapping[SensorType, SensorTypeSpec] = MappingProxyType(
+    {
+        SensorType.COLD_WATER: SensorTypeSpec(
+            "Cold water meter (index in m3 by default).", "m3", _METER, {"leak_detection": True}
+        ),
+        SensorType.HOT_WATER: SensorTypeSpec(
+            "Domestic hot water meter (index in m3 by default).",
+            "m3",
+            _METER,
+            {"leak_detection": True},
+        ),
+        SensorType.GAS: SensorTypeSpec("Gas meter (index in m3 by default).", "m3", _METER),
+        SensorType.ELECTRICITY: SensorTypeSpec(
+            "Electricity meter (index in kWh by default).", "kWh", _METER
+        ),
+        SensorType.COGENERATION: SensorTypeSpec(
+            "Cogeneration output meter (index in kWh by default).", "kWh", _METER
+        ),
+        SensorType.HEATING: SensorTypeSpec("Heating power gauge (kW by default).", "kW", _GAUGE),
+        SensorType.TEMPERATURE: SensorTypeSpec("Temperature probe (°C).", "°C", _GAUGE),
+        SensorType.HUMIDITY: SensorTypeSpec("Relative humidity probe (%).", "%", _GAUGE),
+    }
+)
+
+
+def types_defaulting(setting: str, value: Any) -> list[str]:
+    """The sensor types whose default for an alert rule ``setting`` is ``value`` (for the
+    watchdog's SQL: which sensors a rule looks at when their own settings say nothing)."""
+    return [t.value for t, spec in SENSOR_TYPES.items() if spec.rule_defaults.get(setting) == value]
 
 
 # Decimal places a reading is shown and compared at, by unit (SPEC §5); overridable per sensor.
@@ -120,13 +159,11 @@ def check_resolution(decimals: int | None) -> int | None:
 
 def default_reading_kind(sensor_type: SensorType) -> ReadingKind:
     """Meters count up; temperature, humidity and heating power are gauges."""
-    if sensor_type in _INSTANTANEOUS_TYPES:
-        return ReadingKind.INSTANTANEOUS
-    return ReadingKind.CUMULATIVE
+    return SENSOR_TYPES[sensor_type].reading_kind
 
 
 def default_unit_of_measure(sensor_type: SensorType) -> str:
-    return _UNITS[sensor_type]
+    return SENSOR_TYPES[sensor_type].unit
 
 
 def mqtt_topic(organization_id: uuid.UUID, building_id: uuid.UUID, device_id: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 
 import anyio
@@ -13,12 +12,7 @@ from broadcaster import Broadcast
 from ..config import Settings
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
-from ..realtime.events import (
-    ReadingsEvent,
-    encode_event,
-    reading_event,
-    readings_channel,
-)
+from ..realtime.publish import publish_readings
 from ..store.db import Database
 from . import metrics
 from .consumer import IngestOptions, run_ingestor
@@ -95,19 +89,8 @@ class Ingestor:
                     log.exception("reading listener %r failed", listener)
 
     async def _publish_live(self) -> None:
-        """One message per organization for each stored batch (each API process splits it by
-        building for the dashboards of one building)."""
+        """Stored batches to live subscribers, in order, one at a time."""
         while True:
             stored = await self._live.get()
-            by_org: dict[object, list] = defaultdict(list)
-            for r in stored:
-                by_org[r.organization_id].append(reading_event(r))
-            for channel, events in ((readings_channel(o), e) for o, e in by_org.items()):
-                try:
-                    await self.broadcast.publish(
-                        channel=channel,
-                        message=encode_event(ReadingsEvent(kind="readings", readings=events)),
-                    )
-                except Exception:
-                    metrics.PUBLISH_DROPPED.inc(len(events))
-                    log.exception("could not publish live readings on %s", channel)
+            if failed := await publish_readings(self.broadcast, stored):
+                metrics.PUBLISH_DROPPED.inc(failed)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar
 
 from broadcaster import Event as BroadcastEvent
 
 from ..domain.readings import StoredReading
 from ..domain.sensors import clean
+from ..store.rows import AlertRow, SensorRow, from_wire, to_wire
+
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +31,19 @@ __all__ = [
     "ReadingsEvent",
     "ResyncEvent",
     "SensorStatusEvent",
+    "alert_event",
+    "alert_of",
     "alerts_channel",
     "decode_event",
     "decoded",
     "encode_event",
-    "jsonable_row",
     "reading_event",
     "readings_channel",
-    "restore_row",
     "resync_message",
     "resync_since",
     "resync_start",
+    "sensor_event",
+    "sensor_of",
     "sensors_channel",
     "split_readings_by_building",
 ]
@@ -84,12 +88,12 @@ class ReadingsEvent(TypedDict):
 
 class AlertEvent(TypedDict):
     kind: Literal["alert"]
-    alert: dict[str, Any]  # the alerts row, as jsonable_row() makes it
+    alert: dict[str, Any]  # an AlertRow on the wire (store/rows.py: to_wire)
 
 
 class SensorStatusEvent(TypedDict):
     kind: Literal["sensor"]
-    sensor: dict[str, Any]  # the sensors row, as jsonable_row() makes it
+    sensor: dict[str, Any]  # a SensorRow on the wire (store/rows.py: to_wire)
 
 
 class ResyncEvent(TypedDict):
@@ -126,20 +130,29 @@ def reading_event(r: StoredReading) -> ReadingEvent:
     )
 
 
-def jsonable_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A database row as JSON-ready values (ids and times as strings), keys unchanged."""
-    return {
-        k: v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
-        for k, v in row.items()
-    }
+def alert_event(row: AlertRow) -> AlertEvent:
+    return AlertEvent(kind="alert", alert=to_wire(row))
 
 
-def restore_row(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The inverse of jsonable_row for what schema types read: ``*_at`` columns become datetimes."""
-    return {
-        k: datetime.fromisoformat(v) if k.endswith("_at") and isinstance(v, str) else v
-        for k, v in payload.items()
-    }
+def sensor_event(row: SensorRow) -> SensorStatusEvent:
+    return SensorStatusEvent(kind="sensor", sensor=to_wire(row))
+
+
+def alert_of(event: AlertEvent) -> AlertRow:
+    """The alert an event carries (ValueError if it carries none)."""
+    return _row_of(AlertRow, event["alert"])
+
+
+def sensor_of(event: SensorStatusEvent) -> SensorRow:
+    """The sensor an event carries (ValueError if it carries none)."""
+    return _row_of(SensorRow, event["sensor"])
+
+
+def _row_of(cls: type[R], payload: Any) -> R:
+    try:
+        return from_wire(cls, payload)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"not a {cls.__name__} on the wire: {error!r}") from None
 
 
 def encode_event(event: Event) -> str:

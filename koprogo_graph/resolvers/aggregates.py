@@ -74,12 +74,12 @@ def _reading_bucket(b: Bucket, decimals: int) -> ReadingBucket:
 
 
 def _require_meter(sensor: Any) -> None:
-    if sensor["reading_kind"] != ReadingKind.CUMULATIVE.value:
+    if sensor.reading_kind != ReadingKind.CUMULATIVE.value:
         raise BadUserInput("sensorId", "is a gauge: it has no index to read nor consumption")
 
 
 def _decimals(sensor: Any) -> int:
-    return resolution_of(sensor["unit_of_measure"], sensor["resolution"])
+    return resolution_of(sensor.unit_of_measure, sensor.resolution)
 
 
 def _manual(row) -> ManualReading:
@@ -149,7 +149,7 @@ class AggregateQuery:
         breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
         async with info.context.db.tenant(org) as con:
             meters = await sensors_store.meters_in_building(con, org, building, sensor_type.value)
-            ids = [m["id"] for m in meters]
+            ids = [m.id for m in meters]
             decimals = max((_decimals(m) for m in meters), default=3)
             if not breakdown:  # building rollups: one row per hour, not one per sensor and hour
                 totals = await series_store.building_series(

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import strawberry
 
-from ..alerts.actions import follow, publish_alert_changes, publish_sensor_changes
+from ..alerts.actions import follow
 from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
 from ..domain.sensors import clean
 from ..errors import BadUserInput, NotFound
 from ..notify.targets import RefusedTarget, check_webhook_url
+from ..realtime.publish import publish_alerts, publish_sensors
 from ..schema.alerts import (
     Alert,
     AlertConnection,
@@ -115,7 +116,7 @@ class AlertQuery:
             total, rows = await store.list_page(con, org, filters, limit=limit + 1, after=keyset)
         edges = [
             AlertEdge(
-                cursor=encode_cursor(r["triggered_at"].isoformat(), r["id"]), node=Alert.from_row(r)
+                cursor=encode_cursor(r.triggered_at.isoformat(), r.id), node=Alert.from_row(r)
             )
             for r in rows[:limit]
         ]
@@ -180,8 +181,8 @@ async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -
         moved = await follow(con, [row]) if row is not None else []
     if row is None:
         raise NotFound("Alert")
-    await publish_alert_changes(info.context.broadcast, [row])
-    await publish_sensor_changes(info.context.broadcast, moved)
+    await publish_alerts(info.context.broadcast, [row])
+    await publish_sensors(info.context.broadcast, moved)
     return Alert.from_row(row)
 
 

@@ -70,8 +70,8 @@ class ReadingQuery:
                 return _EMPTY
             total = await store.count_range(con, org, sid, from_, to)
             rows = await store.page(con, org, sid, from_, to, limit=limit + 1, after=cursor)
-        unit = sensor["unit_of_measure"]
-        decimals = resolution_of(unit, sensor["resolution"])
+        unit = sensor.unit_of_measure
+        decimals = resolution_of(unit, sensor.resolution)
         edges = [
             ReadingEdge(
                 cursor=encode_cursor(r["ts"].isoformat()), node=Reading.from_row(r, unit, decimals)

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from ..alerts.actions import publish_sensor_changes
 from ..domain import sensors as domain
+from ..domain.alert_rules import check_settings
 from ..domain.sensors import Connectivity, SensorStatus, SensorType
 from ..errors import BadUserInput, NotFound
+from ..realtime.publish import publish_sensors
 from ..schema.context import Context
 from ..schema.enums import Role
 from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
@@ -106,7 +107,7 @@ class SensorQuery:
             rows = await store.list_page(con, org, limit=limit + 1, after=keyset, **filters)
         edges = [
             SensorEdge(
-                cursor=encode_cursor(r["created_at"].isoformat(), r["id"]), node=Sensor.from_row(r)
+                cursor=encode_cursor(r.created_at.isoformat(), r.id), node=Sensor.from_row(r)
             )
             for r in rows[:limit]
         ]
@@ -187,28 +188,17 @@ def _camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-def _rules(
-    data: AlertRulesInput, current_min: float | None, current_max: float | None
-) -> dict[str, Any]:
-    """The rule settings given (UNSET ones left out), validated against the stored thresholds."""
+def _rules(data: Any, current_min: float | None, current_max: float | None) -> dict[str, Any]:
+    """The rule settings given (UNSET ones left out), validated by their declaration and
+    against the stored thresholds."""
     given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
     try:
         domain.check_thresholds(
             given.get("threshold_min", current_min), given.get("threshold_max", current_max)
         )
+        return check_settings(given)
     except domain.SensorFieldError as exc:
         raise BadUserInput(exc.field.replace("alertThreshold", "threshold"), str(exc)) from None
-    for key, value in given.items():
-        # Thresholds may be negative (a freezer, a temperature below zero); durations and counts not.
-        if (
-            key.startswith("threshold_")
-            or isinstance(value, bool)
-            or not isinstance(value, int | float)
-        ):
-            continue
-        if value < 0:
-            raise BadUserInput(_camel(key), "must not be negative")
-    return given
 
 
 @strawberry.type
@@ -275,10 +265,10 @@ class SensorMutation:
                 ) from None
             except store.BuildingNotOwned:
                 raise NotFound("Building", field="buildingId") from None
-            if row["reading_kind"] != before["reading_kind"]:
+            if row.reading_kind != before.reading_kind:
                 await store.reclassify(con, sensor_id)
-        if row["status"] != before["status"]:
-            await publish_sensor_changes(info.context.broadcast, [row])
+        if row.status != before.status:
+            await publish_sensors(info.context.broadcast, [row])
         return Sensor.from_row(row)
 
     @strawberry.mutation(description="Delete a sensor and its readings (syndic, superadmin).")
@@ -332,7 +322,7 @@ class SensorMutation:
             current = await store.get(con, org, sensor_id)
             if current is None:
                 raise NotFound("Sensor")
-            rules = current["alert_rules"] or {}
+            rules = current.alert_rules or {}
             given = _rules(input, rules.get("threshold_min"), rules.get("threshold_max"))
             row = await store.merge_alert_rules(con, org, sensor_id, given)
         return Sensor.from_row(row)

@@ -19,20 +19,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import strawberry
 
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
+    alert_event,
+    alert_of,
     alerts_channel,
     decoded,
     readings_channel,
-    restore_row,
     resync_start,
+    sensor_event,
+    sensor_of,
     sensors_channel,
     split_readings_by_building,
 )
@@ -42,6 +45,7 @@ from ..schema.context import Context
 from ..schema.readings import Reading
 from ..schema.sensors import Sensor
 from ..store import changes
+from ..store.rows import AlertRow, SensorRow
 from ._args import parse_id, parse_optional_id
 
 __all__ = ["LiveSubscription"]
@@ -124,7 +128,7 @@ def _from_database(
         if len(rows) == CATCH_UP_LIMIT:
             info.context.missed_events = True  # more than we send: the client re-queries
         for row in rows:
-            yield {"kind": kind, kind: row}
+            yield alert_event(row) if isinstance(row, AlertRow) else sensor_event(row)
 
     return catch_up
 
@@ -136,7 +140,7 @@ async def _read_changes(
     org: uuid.UUID,
     since: datetime,
     building: uuid.UUID | None,
-) -> Sequence[Any]:
+) -> list[AlertRow] | list[SensorRow]:
     # Bounded: a database that stopped answering must not hold the reads' few slots.
     async with asyncio.timeout(CATCH_UP_SECONDS), context.db.tenant(org) as con:
         return await changes.changed_since(
@@ -187,7 +191,11 @@ class LiveSubscription:
         async for event in _events(info, alerts_channel, catch_up=catch_up):
             if event["kind"] != "alert":
                 continue
-            alert = Alert.from_row(restore_row(event["alert"]))
+            try:
+                alert = Alert.from_row(alert_of(event))
+            except ValueError:
+                log.warning("ignoring a malformed alert event")
+                continue
             if building and alert.building_id != str(building):
                 continue
             if alert.severity.rank >= floor:
@@ -206,6 +214,10 @@ class LiveSubscription:
         async for event in _events(info, sensors_channel, catch_up=catch_up):
             if event["kind"] != "sensor":
                 continue
-            sensor = Sensor.from_row(restore_row(event["sensor"]))
+            try:
+                sensor = Sensor.from_row(sensor_of(event))
+            except ValueError:
+                log.warning("ignoring a malformed sensor event")
+                continue
             if building is None or sensor.building_id == str(building):
                 yield sensor

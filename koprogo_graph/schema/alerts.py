@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-if TYPE_CHECKING:
-    from .sensors import Sensor
-
 from ..domain.alerts import (
     AlertSeverity,
     AlertStatus,
@@ -19,6 +16,10 @@ from ..domain.alerts import (
     NotificationKind,
 )
 from .pagination import PageInfo
+
+if TYPE_CHECKING:
+    from ..store.rows import AlertRow
+    from .sensors import Sensor
 
 __all__ = [
     "Alert",
@@ -93,12 +94,12 @@ class Alert:
         rows = await info.context.loader(deliveries_loader).load(uuid.UUID(str(self.id)))
         return [
             NotificationDelivery(
-                channel=DeliveryChannel(r["channel"]),
-                kind=NotificationKind(r["kind"]),
-                attempts=r["attempts"],
-                sent_at=r["sent_at"],
-                next_attempt_at=None if r["sent_at"] else r["next_attempt_at"],
-                last_error=r["last_error"],
+                channel=DeliveryChannel(r.channel),
+                kind=NotificationKind(r.kind),
+                attempts=r.attempts,
+                sent_at=r.sent_at,
+                next_attempt_at=None if r.sent_at else r.next_attempt_at,
+                last_error=r.last_error,
             )
             for r in rows
         ]
@@ -112,33 +113,33 @@ class Alert:
         return await sensor_by_id(info, self.sensor_id)
 
     @classmethod
-    def from_row(cls, row: Any) -> Alert:
-        """From an alerts row (or restore_row() of a live event's payload)."""
+    def from_row(cls, row: AlertRow) -> Alert:
+        """From an alerts row (stored, or carried by a live event)."""
 
         def opt_id(value: Any) -> strawberry.ID | None:
             return strawberry.ID(str(value)) if value else None
 
         return cls(
-            id=strawberry.ID(str(row["id"])),
-            organization_id=strawberry.ID(str(row["organization_id"])),
-            building_id=strawberry.ID(str(row["building_id"])),
-            sensor_id=strawberry.ID(str(row["sensor_id"])),
-            type=AlertType(row["type"]),
-            severity=AlertSeverity(row["severity"]),
-            status=AlertStatus(row["status"]),
-            message=row["message"],
-            triggered_at=row["triggered_at"],
-            last_triggered_at=row["last_triggered_at"],
-            occurrences=row["occurrences"],
-            reading_value=row["reading_value"],
-            threshold_value=row["threshold_value"],
-            email_sent=row["email_sent"],
-            sms_sent=row["sms_sent"],
-            push_sent=row["push_sent"],
-            acknowledged_by=opt_id(row["acknowledged_by"]),
-            acknowledged_at=row["acknowledged_at"],
-            resolved_at=row["resolved_at"],
-            resolution_note=row["resolution_note"],
+            id=strawberry.ID(str(row.id)),
+            organization_id=strawberry.ID(str(row.organization_id)),
+            building_id=strawberry.ID(str(row.building_id)),
+            sensor_id=strawberry.ID(str(row.sensor_id)),
+            type=AlertType(row.type),
+            severity=AlertSeverity(row.severity),
+            status=AlertStatus(row.status),
+            message=row.message,
+            triggered_at=row.triggered_at,
+            last_triggered_at=row.last_triggered_at,
+            occurrences=row.occurrences,
+            reading_value=row.reading_value,
+            threshold_value=row.threshold_value,
+            email_sent=row.email_sent,
+            sms_sent=row.sms_sent,
+            push_sent=row.push_sent,
+            acknowledged_by=opt_id(row.acknowledged_by),
+            acknowledged_at=row.acknowledged_at,
+            resolved_at=row.resolved_at,
+            resolution_note=row.resolution_note,
         )
 
 

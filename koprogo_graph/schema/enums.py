@@ -16,7 +16,7 @@ from ..domain.alerts import (
 from ..domain.consumption import BucketWidth, FillMode
 from ..domain.payload import RejectReason
 from ..domain.quality import Quality
-from ..domain.sensors import Connectivity, ReadingKind, SensorStatus, SensorType
+from ..domain.sensors import SENSOR_TYPES, Connectivity, ReadingKind, SensorStatus, SensorType
 
 __all__ = [
     "AlertSeverity",
@@ -34,16 +34,7 @@ ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
     SensorType: (
         None,
         "What a sensor measures.",
-        {
-            "COLD_WATER": "Cold water meter (index in m3 by default).",
-            "HOT_WATER": "Domestic hot water meter (index in m3 by default).",
-            "GAS": "Gas meter (index in m3 by default).",
-            "ELECTRICITY": "Electricity meter (index in kWh by default).",
-            "COGENERATION": "Cogeneration output meter (index in kWh by default).",
-            "HEATING": "Heating power gauge (kW by default).",
-            "TEMPERATURE": "Temperature probe (°C).",
-            "HUMIDITY": "Relative humidity probe (%).",
-        },
+        {t.value: spec.description for t, spec in SENSOR_TYPES.items()},
     ),
     ReadingKind: (
         None,

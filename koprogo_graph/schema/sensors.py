@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
-import asyncpg
 import strawberry
 
+from ..domain import alert_rules as domain_rules
 from ..domain.sensors import (
     Connectivity,
     ReadingKind,
@@ -19,6 +19,9 @@ from ..domain.sensors import (
     resolution_of,
 )
 from .pagination import PageInfo
+
+if TYPE_CHECKING:
+    from ..store.rows import SensorRow
 
 __all__ = [
     "AlertRules",
@@ -31,135 +34,46 @@ __all__ = [
 ]
 
 
-@strawberry.type(description="A sensor's alert rule configuration; null means the type's default.")
-class AlertRules:
-    enabled: bool = strawberry.field(
-        default=True, description="Whether this sensor's alert rules run at all."
-    )
-    threshold_min: float | None = strawberry.field(
-        default=None,
-        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
-    )
-    threshold_max: float | None = strawberry.field(
-        default=None,
-        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
-    )
-    pending_seconds: int | None = strawberry.field(
-        default=None,
-        description="Seconds a threshold must stay exceeded before it alerts (0: at once).",
-    )
-    hysteresis_percent: float | None = strawberry.field(
-        default=None,
-        description="How far back inside the threshold (percent of it) the value must come before the alert clears.",
-    )
-    offline_after_seconds: int | None = strawberry.field(
-        default=None,
-        description="Seconds of silence before SENSOR_OFFLINE (default: 3 sampling intervals).",
-    )
-    battery_warning_percent: int | None = strawberry.field(
-        default=None,
-        description="Battery level (%) under which LOW_BATTERY is a WARNING (default 20).",
-    )
-    battery_critical_percent: int | None = strawberry.field(
-        default=None,
-        description="Battery level (%) under which LOW_BATTERY is CRITICAL (default 10).",
-    )
-    leak_detection: bool | None = strawberry.field(
-        default=None, description="Whether LEAK_DETECTED runs (default: on for water meters)."
-    )
-    leak_window_hours: int | None = strawberry.field(
-        default=None, description="Hours in a row with water flowing that make a leak (default 24)."
-    )
-    leak_night_window: bool | None = strawberry.field(
-        default=None,
-        description="Also call a leak water flowing in each hour of the 02:00-05:00 local night.",
-    )
-    anomaly_detection: bool | None = strawberry.field(
-        default=None,
-        description="Whether ANOMALY_DETECTED runs (a value far from the sensor's recent readings).",
-    )
-    anomaly_threshold: float | None = strawberry.field(
-        default=None,
-        description="Robust deviations from the recent median that make an anomaly (default 6).",
-    )
-    stuck_after_seconds: int | None = strawberry.field(
-        default=None,
-        description="Seconds a value may stay exactly the same before SENSOR_FAULTY (unset: never).",
-    )
-    poor_readings_run: int | None = strawberry.field(
-        default=None, description="POOR readings in a row that make SENSOR_FAULTY (default 10)."
-    )
-
-    @classmethod
-    def from_json(cls, rules: dict[str, Any]) -> AlertRules:
-        known = {k: v for k, v in rules.items() if k in _ALERT_RULE_KEYS}
-        return cls(**known)
+def _describe_setting(name: str) -> str:
+    description: str = domain_rules.SETTINGS[name].metadata["description"]
+    return description
 
 
-_ALERT_RULE_KEYS = frozenset(AlertRules.__annotations__)
+def _rule_settings(*, as_input: bool) -> type:
+    """The alert rule settings as GraphQL fields, from their one declaration (AlertRules in
+    domain/alert_rules.py). Shown: the stored value, null for the type's default (``enabled``
+    is always shown). Given: left out keeps the value, null restores the default."""
+    hints = get_type_hints(domain_rules.AlertRules)
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {}
+    for name, declared in domain_rules.SETTINGS.items():
+        kind = next(t for t in get_args(hints[name]) or (hints[name],) if t is not type(None))
+        shown_as_is = name == "enabled" and not as_input
+        annotations[name] = kind if shown_as_is else kind | None
+        namespace[name] = strawberry.field(
+            default=strawberry.UNSET if as_input else declared.default if shown_as_is else None,
+            description=declared.metadata["description"],
+        )
+    namespace["__annotations__"] = annotations
+    namespace["__module__"] = __name__
+    if as_input:
+        return strawberry.input(
+            type("AlertRulesInput", (), namespace),
+            description="Fields left out keep their value; null restores the default.",
+        )
+    return strawberry.type(
+        type("AlertRules", (), namespace),
+        description="A sensor's alert rule configuration; null means the type's default.",
+    )
 
 
-@strawberry.input(description="Fields left out keep their value; null restores the default.")
-class AlertRulesInput:
-    enabled: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Whether this sensor's alert rules run at all."
-    )
-    threshold_min: float | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
-    )
-    threshold_max: float | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
-    )
-    pending_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Seconds a threshold must stay exceeded before it alerts (0: at once).",
-    )
-    hysteresis_percent: float | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="How far back inside the threshold (percent of it) the value must come before the alert clears.",
-    )
-    offline_after_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Seconds of silence before SENSOR_OFFLINE (default: 3 sampling intervals).",
-    )
-    battery_warning_percent: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Battery level (%) under which LOW_BATTERY is a WARNING (default 20).",
-    )
-    battery_critical_percent: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Battery level (%) under which LOW_BATTERY is CRITICAL (default 10).",
-    )
-    leak_detection: bool | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Whether LEAK_DETECTED runs (default: on for water meters).",
-    )
-    leak_window_hours: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Hours in a row with water flowing that make a leak (default 24).",
-    )
-    leak_night_window: bool | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Also call a leak water flowing in each hour of the 02:00-05:00 local night.",
-    )
-    anomaly_detection: bool | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Whether ANOMALY_DETECTED runs (a value far from the sensor's recent readings).",
-    )
-    anomaly_threshold: float | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Robust deviations from the recent median that make an anomaly (default 6).",
-    )
-    stuck_after_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Seconds a value may stay exactly the same before SENSOR_FAULTY (unset: never).",
-    )
-    poor_readings_run: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="POOR readings in a row that make SENSOR_FAULTY (default 10).",
-    )
+AlertRules = _rule_settings(as_input=False)
+AlertRulesInput = _rule_settings(as_input=True)
+
+
+def alert_rules_of(stored: dict[str, Any]) -> Any:
+    """The AlertRules shown for a sensor's stored settings (unknown keys left out)."""
+    return AlertRules(**{k: v for k, v in stored.items() if k in domain_rules.SETTINGS})
 
 
 @strawberry.type(description="A meter or sensor of your organization.")
@@ -198,12 +112,14 @@ class Sensor:
     mqtt_topic: str = strawberry.field(
         description="The MQTT topic its device publishes readings on."
     )
-    alert_rules: AlertRules = strawberry.field(description="Its alert rule configuration.")
+    alert_rules: AlertRules = strawberry.field(  # type: ignore[valid-type]
+        description="Its alert rule configuration."
+    )
     alert_threshold_min: float | None = strawberry.field(
-        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index)."
+        description=_describe_setting("threshold_min")
     )
     alert_threshold_max: float | None = strawberry.field(
-        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING."
+        description=_describe_setting("threshold_max")
     )
     status: SensorStatus = strawberry.field(
         description="INACTIVE and MAINTENANCE are set by people; FAULTY is set automatically while "
@@ -235,39 +151,39 @@ class Sensor:
     updated_at: datetime = strawberry.field(description="When it was last changed.")
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> Sensor:
-        rules = row["alert_rules"] or {}
-        decimals = resolution_of(row["unit_of_measure"], row["resolution"])
+    def from_row(cls, row: SensorRow) -> Sensor:
+        rules = row.alert_rules or {}
+        decimals = resolution_of(row.unit_of_measure, row.resolution)
         return cls(
-            id=strawberry.ID(str(row["id"])),
-            organization_id=strawberry.ID(str(row["organization_id"])),
-            building_id=strawberry.ID(str(row["building_id"])),
-            unit_id=strawberry.ID(str(row["unit_id"])) if row["unit_id"] else None,
-            device_id=row["device_id"],
-            type=SensorType(row["type"]),
-            reading_kind=ReadingKind(row["reading_kind"]),
-            manufacturer=row["manufacturer"],
-            model=row["model"],
-            firmware_version=row["firmware_version"],
-            location=row["location"],
-            floor=row["floor"],
-            unit_of_measure=row["unit_of_measure"],
-            sampling_interval=row["sampling_interval"],
-            calibration_factor=row["calibration_factor"],
-            mqtt_topic=mqtt_topic(row["organization_id"], row["building_id"], row["device_id"]),
-            alert_rules=AlertRules.from_json(rules),
+            id=strawberry.ID(str(row.id)),
+            organization_id=strawberry.ID(str(row.organization_id)),
+            building_id=strawberry.ID(str(row.building_id)),
+            unit_id=strawberry.ID(str(row.unit_id)) if row.unit_id else None,
+            device_id=row.device_id,
+            type=SensorType(row.type),
+            reading_kind=ReadingKind(row.reading_kind),
+            manufacturer=row.manufacturer,
+            model=row.model,
+            firmware_version=row.firmware_version,
+            location=row.location,
+            floor=row.floor,
+            unit_of_measure=row.unit_of_measure,
+            sampling_interval=row.sampling_interval,
+            calibration_factor=row.calibration_factor,
+            mqtt_topic=mqtt_topic(row.organization_id, row.building_id, row.device_id),
+            alert_rules=alert_rules_of(rules),
             alert_threshold_min=rules.get("threshold_min"),
             alert_threshold_max=rules.get("threshold_max"),
-            status=SensorStatus(row["status"]),
-            connectivity=Connectivity(row["connectivity"]),
-            status_changed_at=row["status_changed_at"],
-            last_reading_at=row["last_reading_at"],
-            last_value=clean(row["last_value"], decimals),
+            status=SensorStatus(row.status),
+            connectivity=Connectivity(row.connectivity),
+            status_changed_at=row.status_changed_at,
+            last_reading_at=row.last_reading_at,
+            last_value=clean(row.last_value, decimals),
             resolution=decimals,
-            last_battery_level=row["last_battery_level"],
-            installed_at=row["installed_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            last_battery_level=row.last_battery_level,
+            installed_at=row.installed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -327,11 +243,11 @@ class CreateSensorInput:
     )
     alert_threshold_min: float | None = strawberry.field(
         default=None,
-        description="Lower threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index).",
+        description=_describe_setting("threshold_min"),
     )
     alert_threshold_max: float | None = strawberry.field(
         default=None,
-        description="Upper threshold: of the value on a gauge (INSTANTANEOUS), of the flow in unitOfMeasure per hour on a meter (CUMULATIVE; never its index). CRITICAL at 50 % beyond, else WARNING.",
+        description=_describe_setting("threshold_max"),
     )
 
 

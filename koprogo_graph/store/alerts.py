@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from ..domain.alerts import AlertSeverity
+from .rows import AlertRow, SensorRow, from_record
 
 __all__ = [
     "acknowledge",
@@ -19,12 +21,15 @@ __all__ = [
     "statistics",
 ]
 
-_RANK = "CASE {} WHEN 'CRITICAL' THEN 2 WHEN 'WARNING' THEN 1 ELSE 0 END"
+# The domain's severity order, in SQL.
+_RANK = (
+    "CASE {} " + " ".join(f"WHEN '{s.value}' THEN {s.rank}" for s in AlertSeverity) + " ELSE -1 END"
+)
 
 
 async def raise_alert(
     con: asyncpg.Connection,
-    sensor: Any,
+    sensor: SensorRow,
     *,
     type: str,
     severity: str,
@@ -32,7 +37,7 @@ async def raise_alert(
     reading_value: float | None,
     threshold_value: float | None,
     at: datetime,
-) -> tuple[asyncpg.Record, bool, bool]:
+) -> tuple[AlertRow, bool, bool]:
     """Open an alert, or bump the unresolved one of this (sensor, type).
 
     Returns (row, created, escalated): a repeat increments ``occurrences`` and may raise the
@@ -40,10 +45,10 @@ async def raise_alert(
     """
     before = await con.fetchval(
         "SELECT severity FROM alerts WHERE sensor_id = $1 AND type = $2 AND status <> 'RESOLVED'",
-        sensor["id"],
+        sensor.id,
         type,
     )
-    row = await con.fetchrow(
+    record = await con.fetchrow(
         f"""
         INSERT INTO alerts (organization_id, building_id, sensor_id, type, severity, message,
                             reading_value, threshold_value, triggered_at, last_triggered_at)
@@ -59,9 +64,9 @@ async def raise_alert(
             updated_at = now()
         RETURNING *
         """,
-        sensor["organization_id"],
-        sensor["building_id"],
-        sensor["id"],
+        sensor.organization_id,
+        sensor.building_id,
+        sensor.id,
         type,
         severity,
         message,
@@ -69,59 +74,64 @@ async def raise_alert(
         threshold_value,
         at,
     )
+    row = from_record(AlertRow, record)
     created = before is None
-    escalated = not created and row["severity"] != before
+    escalated = not created and row.severity != before
     return row, created, escalated
 
 
-async def auto_resolve(
-    con: asyncpg.Connection, sensor_id: uuid.UUID, type: str
-) -> asyncpg.Record | None:
+async def auto_resolve(con: asyncpg.Connection, sensor_id: uuid.UUID, type: str) -> AlertRow | None:
     """Resolve the unresolved alert of this (sensor, type) because its condition cleared."""
-    return await con.fetchrow(
-        "UPDATE alerts SET status = 'RESOLVED', resolved_at = now(), updated_at = now(), "
-        "resolution_note = 'Resolved automatically: the condition cleared' "
-        "WHERE sensor_id = $1 AND type = $2 AND status <> 'RESOLVED' RETURNING *",
-        sensor_id,
-        type,
+    return _one(
+        await con.fetchrow(
+            "UPDATE alerts SET status = 'RESOLVED', resolved_at = now(), updated_at = now(), "
+            "resolution_note = 'Resolved automatically: the condition cleared' "
+            "WHERE sensor_id = $1 AND type = $2 AND status <> 'RESOLVED' RETURNING *",
+            sensor_id,
+            type,
+        )
     )
 
 
-async def get(
-    con: asyncpg.Connection, org: uuid.UUID, alert_id: uuid.UUID
-) -> asyncpg.Record | None:
-    return await con.fetchrow(
-        "SELECT * FROM alerts WHERE organization_id = $1 AND id = $2", org, alert_id
+async def get(con: asyncpg.Connection, org: uuid.UUID, alert_id: uuid.UUID) -> AlertRow | None:
+    return _one(
+        await con.fetchrow(
+            "SELECT * FROM alerts WHERE organization_id = $1 AND id = $2", org, alert_id
+        )
     )
 
 
 async def acknowledge(
     con: asyncpg.Connection, org: uuid.UUID, alert_id: uuid.UUID, user: uuid.UUID, note: str | None
-) -> asyncpg.Record | None:
+) -> AlertRow | None:
     """OPEN -> ACKNOWLEDGED (idempotent on an acknowledged alert; a resolved one stays resolved)."""
-    return await con.fetchrow(
-        "UPDATE alerts SET status = CASE WHEN status = 'OPEN' THEN 'ACKNOWLEDGED' ELSE status END, "
-        "acknowledged_by = coalesce(acknowledged_by, $3), acknowledged_at = coalesce(acknowledged_at, now()), "
-        "resolution_note = coalesce($4, resolution_note), updated_at = now() "
-        "WHERE organization_id = $1 AND id = $2 RETURNING *",
-        org,
-        alert_id,
-        user,
-        note,
+    return _one(
+        await con.fetchrow(
+            "UPDATE alerts SET status = CASE WHEN status = 'OPEN' THEN 'ACKNOWLEDGED' ELSE status END, "
+            "acknowledged_by = coalesce(acknowledged_by, $3), acknowledged_at = coalesce(acknowledged_at, now()), "
+            "resolution_note = coalesce($4, resolution_note), updated_at = now() "
+            "WHERE organization_id = $1 AND id = $2 RETURNING *",
+            org,
+            alert_id,
+            user,
+            note,
+        )
     )
 
 
 async def resolve(
     con: asyncpg.Connection, org: uuid.UUID, alert_id: uuid.UUID, user: uuid.UUID, note: str | None
-) -> asyncpg.Record | None:
-    return await con.fetchrow(
-        "UPDATE alerts SET status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), resolved_by = $3, "
-        "resolution_note = coalesce($4, resolution_note), updated_at = now() "
-        "WHERE organization_id = $1 AND id = $2 RETURNING *",
-        org,
-        alert_id,
-        user,
-        note,
+) -> AlertRow | None:
+    return _one(
+        await con.fetchrow(
+            "UPDATE alerts SET status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), resolved_by = $3, "
+            "resolution_note = coalesce($4, resolution_note), updated_at = now() "
+            "WHERE organization_id = $1 AND id = $2 RETURNING *",
+            org,
+            alert_id,
+            user,
+            note,
+        )
     )
 
 
@@ -153,7 +163,7 @@ async def list_page(
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> tuple[int, Sequence[asyncpg.Record]]:
+) -> tuple[int, list[AlertRow]]:
     """Newest first: (total, rows strictly after the keyset (triggered_at, id))."""
     where, args = _filters(org, filters)
     total = await con.fetchval(f"SELECT count(*) FROM alerts WHERE {where}", *args)
@@ -165,7 +175,7 @@ async def list_page(
         f"SELECT * FROM alerts WHERE {where} ORDER BY triggered_at DESC, id DESC LIMIT ${len(args)}",
         *args,
     )
-    return total, rows
+    return total, [from_record(AlertRow, r) for r in rows]
 
 
 async def statistics(
@@ -189,3 +199,7 @@ async def statistics(
         *args,
     )
     return {"totals": totals, "by_type": by_type, "by_severity": by_severity}
+
+
+def _one(record: asyncpg.Record | None) -> AlertRow | None:
+    return None if record is None else from_record(AlertRow, record)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 import asyncpg
+
+from .rows import AlertRow, SensorRow, from_record
 
 __all__ = ["changed_since"]
 
@@ -21,7 +22,7 @@ async def changed_since(
     *,
     building: uuid.UUID | None,
     limit: int,
-) -> Sequence[asyncpg.Record]:
+) -> list[AlertRow] | list[SensorRow]:
     """Rows of ``org`` (in ``building``, if given) whose ``changed_at`` is at or after ``since``,
     oldest change first. ``table`` and ``changed_at`` are ours, never a caller's input."""
     where, args = f"organization_id = $1 AND {changed_at} >= $2", [org, since]
@@ -29,6 +30,9 @@ async def changed_since(
         args.append(building)
         where += f" AND building_id = ${len(args)}"
     args.append(limit)
-    return await con.fetch(
+    records = await con.fetch(
         f"SELECT * FROM {table} WHERE {where} ORDER BY {changed_at}, id LIMIT ${len(args)}", *args
     )
+    if table == "alerts":
+        return [from_record(AlertRow, r) for r in records]
+    return [from_record(SensorRow, r) for r in records]

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-__all__ = ["claim", "claim_left_over", "readings_of", "record"]
+from ..domain.readings import StoredReading
+from ..domain.sensors import resolution_of
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    """A stored batch of readings waiting for the alert engine."""
+
+    id: int
+    sensor_ids: list[uuid.UUID]
+    timestamps: list[datetime]
+
+
+__all__ = ["PendingBatch", "claim", "claim_left_over", "readings_of", "record"]
 
 
 async def record(con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, datetime]]) -> int | None:
@@ -37,23 +51,24 @@ async def claim(con: asyncpg.Connection, ids: Sequence[int]) -> set[int]:
 
 async def claim_left_over(
     con: asyncpg.Connection, older_than_seconds: float, limit: int = 50
-) -> list[asyncpg.Record]:
+) -> list[PendingBatch]:
     """Take (as ``claim`` does) batches nobody is evaluating that are older than a live engine
     would leave them."""
-    return await con.fetch(
+    rows = await con.fetch(
         "DELETE FROM pending_evaluations WHERE id IN (SELECT id FROM pending_evaluations "
         "WHERE created_at < now() - make_interval(secs => $1) "
         "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2) RETURNING id, sensor_ids, timestamps",
         older_than_seconds,
         limit,
     )
+    return [PendingBatch(r["id"], list(r["sensor_ids"]), list(r["timestamps"])) for r in rows]
 
 
 async def readings_of(
     con: asyncpg.Connection, sensor_ids: Sequence[uuid.UUID], stamps: Sequence[datetime]
-) -> list[asyncpg.Record]:
-    """The readings a batch names, with what the engine needs of their sensors."""
-    return await con.fetch(
+) -> list[StoredReading]:
+    """The readings a batch names, as the ingestor handed them on (those that still exist)."""
+    rows = await con.fetch(
         """SELECT r.*, s.device_id, s.type AS sensor_type, s.reading_kind, s.unit_of_measure,
                   s.resolution
            FROM unnest($1::uuid[], $2::timestamptz[]) AS k(sensor_id, ts)
@@ -62,3 +77,26 @@ async def readings_of(
         list(sensor_ids),
         list(stamps),
     )
+    return [
+        StoredReading(
+            sensor_id=r["sensor_id"],
+            organization_id=r["organization_id"],
+            building_id=r["building_id"],
+            unit_id=r["unit_id"],
+            device_id=r["device_id"],
+            sensor_type=r["sensor_type"],
+            reading_kind=r["reading_kind"],
+            ts=r["ts"],
+            value=r["value"],
+            raw_value=r["raw_value"],
+            unit_of_measure=r["unit_of_measure"],
+            battery_level=r["battery_level"],
+            signal_strength=r["signal_strength"],
+            quality=r["quality"],
+            is_anomaly=r["is_anomaly"],
+            anomaly_reason=r["anomaly_reason"],
+            received_at=r["received_at"],
+            resolution=resolution_of(r["unit_of_measure"], r["resolution"]),
+        )
+        for r in rows
+    ]

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-__all__ = ["claim_due", "enqueue", "get_settings", "mark_failed", "mark_sent", "save_settings"]
+from ..domain.alerts import AlertSeverity
+from .rows import AlertRow, DeliveryRow, from_record
 
-_SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+__all__ = [
+    "claim_due",
+    "deliveries_of",
+    "due_reminders",
+    "enqueue",
+    "get_settings",
+    "mark_failed",
+    "mark_sent",
+    "save_settings",
+]
 
 
 async def get_settings(con: asyncpg.Connection, org: uuid.UUID) -> asyncpg.Record | None:
@@ -34,12 +45,12 @@ async def save_settings(
     )
 
 
-async def enqueue(con: asyncpg.Connection, alert: Any, kind: str = "alert") -> int:
+async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert") -> int:
     """Queue the deliveries the organization asked for, in the caller's (the alert's) transaction."""
-    settings = await get_settings(con, alert["organization_id"])
+    settings = await get_settings(con, alert.organization_id)
     if (
         settings is None
-        or _SEVERITY_RANK[alert["severity"]] < _SEVERITY_RANK[settings["min_severity"]]
+        or AlertSeverity(alert.severity).rank < AlertSeverity(settings["min_severity"]).rank
     ):
         return 0
     channels = [
@@ -50,13 +61,13 @@ async def enqueue(con: asyncpg.Connection, alert: Any, kind: str = "alert") -> i
     for channel in channels:
         await con.execute(
             "INSERT INTO notification_outbox (organization_id, alert_id, channel, kind) VALUES ($1, $2, $3, $4)",
-            alert["organization_id"],
-            alert["id"],
+            alert.organization_id,
+            alert.id,
             channel,
             kind,
         )
     if channels:
-        await con.execute("UPDATE alerts SET last_notified_at = now() WHERE id = $1", alert["id"])
+        await con.execute("UPDATE alerts SET last_notified_at = now() WHERE id = $1", alert.id)
     return len(channels)
 
 
@@ -98,3 +109,29 @@ async def mark_failed(
         error[:500],
         retry_in_seconds,
     )
+
+
+async def deliveries_of(
+    con: asyncpg.Connection, org: uuid.UUID, alert_ids: Sequence[uuid.UUID]
+) -> list[DeliveryRow]:
+    """The deliveries (outbox rows) of these alerts, oldest first."""
+    rows = await con.fetch(
+        "SELECT * FROM notification_outbox WHERE organization_id = $1 "
+        "AND alert_id = ANY($2::uuid[]) ORDER BY id",
+        org,
+        list(alert_ids),
+    )
+    return [from_record(DeliveryRow, r) for r in rows]
+
+
+async def due_reminders(con: asyncpg.Connection, after_seconds: float) -> list[AlertRow]:
+    """CRITICAL alerts still OPEN and not notified for ``after_seconds``, locked so that one
+    replica reminds of each."""
+    rows = await con.fetch(
+        """SELECT a.* FROM alerts a
+           WHERE a.status = 'OPEN' AND a.severity = 'CRITICAL'
+             AND coalesce(a.last_notified_at, a.triggered_at) < now() - make_interval(secs => $1)
+           ORDER BY a.id FOR UPDATE OF a SKIP LOCKED LIMIT 200""",
+        after_seconds,
+    )
+    return [from_record(AlertRow, r) for r in rows]

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from .rows import SensorRow, from_record
+
 __all__ = [
     "BuildingNotOwned",
     "DuplicateDeviceId",
@@ -68,20 +70,26 @@ class BuildingNotOwned(Exception):
 
 async def get(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
+) -> SensorRow | None:
     """The sensor, or None; ``for_update`` locks it until the transaction ends (for a change
     that depends on what it was)."""
     lock = " FOR NO KEY UPDATE" if for_update else ""
-    return await con.fetchrow(
-        f"SELECT * FROM sensors WHERE organization_id = $1 AND id = $2{lock}", org, sensor_id
+    return _one(
+        await con.fetchrow(
+            f"SELECT * FROM sensors WHERE organization_id = $1 AND id = $2{lock}", org, sensor_id
+        )
     )
 
 
 async def get_many(
     con: asyncpg.Connection, org: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
-    return await con.fetch(
-        "SELECT * FROM sensors WHERE organization_id = $1 AND id = ANY($2::uuid[])", org, list(ids)
+) -> list[SensorRow]:
+    return _all(
+        await con.fetch(
+            "SELECT * FROM sensors WHERE organization_id = $1 AND id = ANY($2::uuid[])",
+            org,
+            list(ids),
+        )
     )
 
 
@@ -97,7 +105,10 @@ def _filters(org: uuid.UUID, filters: Mapping[str, Any]) -> tuple[list[str], lis
 
 async def count(con: asyncpg.Connection, org: uuid.UUID, **filters: Any) -> int:
     where, args = _filters(org, filters)
-    return await con.fetchval(f"SELECT count(*) FROM sensors WHERE {' AND '.join(where)}", *args)
+    total: int = await con.fetchval(
+        f"SELECT count(*) FROM sensors WHERE {' AND '.join(where)}", *args
+    )
+    return total
 
 
 async def list_page(
@@ -107,23 +118,25 @@ async def list_page(
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
     **filters: Any,
-) -> list[asyncpg.Record]:
+) -> list[SensorRow]:
     """Up to ``limit`` sensors in (created_at, id) order, strictly after the keyset ``after``."""
     where, args = _filters(org, filters)
     if after is not None:
         args.extend(after)
         where.append(f"(created_at, id) > (${len(args) - 1}, ${len(args)})")
     args.append(limit)
-    return await con.fetch(
-        f"SELECT * FROM sensors WHERE {' AND '.join(where)} "
-        f"ORDER BY created_at, id LIMIT ${len(args)}",
-        *args,
+    return _all(
+        await con.fetch(
+            f"SELECT * FROM sensors WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at, id LIMIT ${len(args)}",
+            *args,
+        )
     )
 
 
 async def insert_many(
     con: asyncpg.Connection, org: uuid.UUID, rows: Sequence[Mapping[str, Any]]
-) -> list[asyncpg.Record]:
+) -> list[SensorRow]:
     """Insert sensors in the caller's transaction, in order; all or nothing."""
     created = []
     for row in rows:
@@ -131,14 +144,13 @@ async def insert_many(
         assert WRITABLE.issuperset(columns), columns
         placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
         try:
-            created.append(
-                await con.fetchrow(
-                    f"INSERT INTO sensors (organization_id, {', '.join(columns)}) "
-                    f"VALUES ($1, {placeholders}) RETURNING *",
-                    org,
-                    *(row[c] for c in columns),
-                )
+            record = await con.fetchrow(
+                f"INSERT INTO sensors (organization_id, {', '.join(columns)}) "
+                f"VALUES ($1, {placeholders}) RETURNING *",
+                org,
+                *(row[c] for c in columns),
             )
+            created.append(from_record(SensorRow, record))
         except asyncpg.UniqueViolationError:
             raise DuplicateDeviceId(row["device_id"]) from None
         except asyncpg.ForeignKeyViolationError:  # sensors_building_fk (migration 0009)
@@ -148,7 +160,7 @@ async def insert_many(
 
 async def update(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, changes: Mapping[str, Any]
-) -> asyncpg.Record | None:
+) -> SensorRow | None:
     """Apply ``changes``; None when the sensor does not exist in this organization."""
     if not changes:
         return await get(con, org, sensor_id)
@@ -164,12 +176,14 @@ async def update(
             f", status_set_at = CASE WHEN status = ${k} THEN status_set_at ELSE now() END"
         )
     try:
-        return await con.fetchrow(
-            f"UPDATE sensors SET {sets}, updated_at = now() "
-            "WHERE organization_id = $1 AND id = $2 RETURNING *",
-            org,
-            sensor_id,
-            *(changes[c] for c in columns),
+        return _one(
+            await con.fetchrow(
+                f"UPDATE sensors SET {sets}, updated_at = now() "
+                "WHERE organization_id = $1 AND id = $2 RETURNING *",
+                org,
+                sensor_id,
+                *(changes[c] for c in columns),
+            )
         )
     except asyncpg.UniqueViolationError:
         raise DuplicateDeviceId(str(changes.get("device_id"))) from None
@@ -179,14 +193,16 @@ async def update(
 
 async def merge_alert_rules(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, rules: Mapping[str, Any]
-) -> asyncpg.Record | None:
+) -> SensorRow | None:
     """Merge ``rules`` into the stored rule configuration (a JSON null removes a key)."""
-    return await con.fetchrow(
-        "UPDATE sensors SET alert_rules = jsonb_strip_nulls(alert_rules || $3::jsonb), "
-        "updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING *",
-        org,
-        sensor_id,
-        dict(rules),
+    return _one(
+        await con.fetchrow(
+            "UPDATE sensors SET alert_rules = jsonb_strip_nulls(alert_rules || $3::jsonb), "
+            "updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING *",
+            org,
+            sensor_id,
+            dict(rules),
+        )
     )
 
 
@@ -199,33 +215,37 @@ async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) 
 
 async def meters_in_building(
     con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID, sensor_type: str
-) -> list[asyncpg.Record]:
+) -> list[SensorRow]:
     """The building's meters (cumulative sensors) of one type: what has a consumption."""
-    return await con.fetch(
-        "SELECT id, unit_of_measure, resolution FROM sensors WHERE organization_id = $1 "
-        "AND building_id = $2 AND type = $3 AND reading_kind = 'CUMULATIVE' ORDER BY id",
-        org,
-        building_id,
-        sensor_type,
+    return _all(
+        await con.fetch(
+            "SELECT * FROM sensors WHERE organization_id = $1 "
+            "AND building_id = $2 AND type = $3 AND reading_kind = 'CUMULATIVE' ORDER BY id",
+            org,
+            building_id,
+            sensor_type,
+        )
     )
 
 
 async def follow_alerts(
     con: asyncpg.Connection, sensor_ids: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
+) -> list[SensorRow]:
     """Bring each sensor's status and connectivity in line with its unresolved alerts and its
     readings (koprogo_sensor_follow, migration 0011); the rows that changed."""
     if not sensor_ids:
         return []
-    return await con.fetch(
-        "SELECT f.* FROM unnest($1::uuid[]) AS u(id), LATERAL koprogo_sensor_follow(u.id) f",
-        sorted(set(sensor_ids)),
+    return _all(
+        await con.fetch(
+            "SELECT f.* FROM unnest($1::uuid[]) AS u(id), LATERAL koprogo_sensor_follow(u.id) f",
+            sorted(set(sensor_ids)),
+        )
     )
 
 
-async def follow_all(con: asyncpg.Connection) -> list[asyncpg.Record]:
+async def follow_all(con: asyncpg.Connection) -> list[SensorRow]:
     """Every sensor brought in line (at start-up: nothing stays stale after a restart)."""
-    return await con.fetch("SELECT f.* FROM sensors s, LATERAL koprogo_sensor_follow(s.id) f")
+    return _all(await con.fetch("SELECT f.* FROM sensors s, LATERAL koprogo_sensor_follow(s.id) f"))
 
 
 async def reclassify(con: asyncpg.Connection, sensor_id: uuid.UUID) -> None:
@@ -246,3 +266,11 @@ async def reclassify(con: asyncpg.Connection, sensor_id: uuid.UUID) -> None:
         " WHERE sensor_id = $1) h HAVING count(*) > 0",
         sensor_id,
     )
+
+
+def _one(record: asyncpg.Record | None) -> SensorRow | None:
+    return None if record is None else from_record(SensorRow, record)
+
+
+def _all(records: Sequence[asyncpg.Record]) -> list[SensorRow]:
+    return [from_record(SensorRow, r) for r in records]

@@ -105,7 +105,7 @@ async def meter(database_url):
         batches = [points[i : i + 40] for i in range(0, len(points), 40)]
         rng.shuffle(batches)  # late and out-of-order batches
         async with db.system() as con:
-            for sid, factor in ((sensor["id"], 1.0), (other["id"], 2.0)):
+            for sid, factor in ((sensor.id, 1.0), (other.id, 2.0)):
                 for batch in batches:
                     await readings_store.insert_batch(
                         con,
@@ -130,8 +130,8 @@ async def meter(database_url):
     return {
         "org": org,
         "building": building,
-        "id": str(sensor["id"]),
-        "other": str(other["id"]),
+        "id": str(sensor.id),
+        "other": str(other.id),
         "points": points,
     }
 

@@ -73,7 +73,7 @@ async def make_sensors(dsn: str, count: int) -> tuple[uuid.UUID, list[tuple[uuid
                 for i in range(count)
             ],
         )
-    return org, [(r["id"], f"koprogo/{org}/{building}/{r['device_id']}/readings") for r in rows]
+    return org, [(r.id, f"koprogo/{org}/{building}/{r.device_id}/readings") for r in rows]
 
 
 async def count_readings(dsn: str, org: uuid.UUID) -> tuple[int, int]:
@@ -297,25 +297,25 @@ async def test_a_crash_between_storing_and_evaluating_loses_no_alert(
         await holder.rollback()
         assert await count_readings(database_url, org) == (1, 1)
         alerts = "SELECT count(*), max(occurrences) FROM alerts WHERE sensor_id = $1"
-        assert tuple(await admin.fetchrow(alerts, sensor["id"])) == (0, None)
+        assert tuple(await admin.fetchrow(alerts, sensor.id)) == (0, None)
 
         await service.start()
 
         async def raised():
-            return (await admin.fetchrow(alerts, sensor["id"]))[0] > 0
+            return (await admin.fetchrow(alerts, sensor.id))[0] > 0
 
         await wait_until(raised)
 
         async def nothing_pending():
             return not await admin.fetchval(
-                "SELECT count(*) FROM pending_evaluations WHERE $1 = ANY(sensor_ids)", sensor["id"]
+                "SELECT count(*) FROM pending_evaluations WHERE $1 = ANY(sensor_ids)", sensor.id
             )
 
         await wait_until(nothing_pending)
         row = await admin.fetchrow(
             "SELECT count(*) AS n, max(occurrences) AS occurrences, max(severity) AS severity "
             "FROM alerts WHERE sensor_id = $1",
-            sensor["id"],
+            sensor.id,
         )
         assert (row["n"], row["occurrences"], row["severity"]) == (1, 1, "CRITICAL")
     finally:

@@ -15,15 +15,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from koprogo_graph.realtime.events import (
-    AlertEvent,
-    SensorStatusEvent,
+    alert_event,
     alerts_channel,
     encode_event,
-    jsonable_row,
     readings_channel,
+    sensor_event,
     sensors_channel,
 )
 from koprogo_graph.store import alerts as alerts_store
+from koprogo_graph.store.rows import SensorRow, from_record
 
 from ..live_events import reading_event, readings_message
 from .conftest import (
@@ -122,7 +122,7 @@ async def test_alert_subscriptions_catch_up_with_alerts_raised_while_redis_was_d
         }
         assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
         # The live path goes on (and the foreign alert never came).
-        event = AlertEvent(kind="alert", alert=jsonable_row(low_battery))
+        event = alert_event(low_battery)
         await publish(redis_server, alerts_channel(org), encode_event(event))
         assert await next_data() == {"alertChanged": {**expected, "type": "LOW_BATTERY"}}
 
@@ -170,7 +170,7 @@ async def test_sensor_status_subscriptions_catch_up_with_changes_made_while_redi
             )
         finally:
             await con.close()
-        event = SensorStatusEvent(kind="sensor", sensor=jsonable_row(row))
+        event = sensor_event(from_record(SensorRow, row))
         await publish(redis_server, sensors_channel(org), encode_event(event))
         assert await next_data() == {
             "sensorStatusChanged": {
@@ -191,7 +191,9 @@ async def _set_status(graphql, token: str, sensor_id: str, status: str) -> None:
 
 
 async def _raise_alert(con: asyncpg.Connection, sensor_id: uuid.UUID, type="THRESHOLD_EXCEEDED"):
-    sensor = await con.fetchrow("SELECT * FROM sensors WHERE id = $1", sensor_id)
+    sensor = from_record(
+        SensorRow, await con.fetchrow("SELECT * FROM sensors WHERE id = $1", sensor_id)
+    )
     row, _, _ = await alerts_store.raise_alert(
         con, sensor, type=type, severity="CRITICAL", message="test", reading_value=None,
         threshold_value=None, at=datetime.now(UTC),

@@ -77,7 +77,7 @@ async def test_incremental_rollups_equal_a_recomputation(database_url):
                     for i, kind in enumerate(("COLD_WATER", "COLD_WATER", "GAS"))
                 ],
             )
-        streams = {s["id"]: series(rng, 30) for s in sensors}
+        streams = {s.id: series(rng, 30) for s in sensors}
         # In order, in batches of 1 to 60 readings, the sensors together in each statement; for
         # two of them a fifth of the readings is held back and arrives late, some of it in the
         # same statements as in-order readings of the others. The first one only ever appends:
@@ -155,7 +155,7 @@ async def test_two_ingestors_writing_one_meter_take_turns(database_url):
                     }
                 ],
             )
-        sid = sensor["id"]
+        sid = sensor.id
         async with db.system() as con:
             await readings_store.insert_batch(con, rows(sid, org, building, [(t0, 90.0)]))
         async with db.system_pool.acquire() as a, db.system_pool.acquire() as b:

@@ -1,0 +1,160 @@
+"""Typed rows: what the store hands to the rest of the service, instead of database records.
+
+A row is a frozen dataclass whose fields are its table's columns. The same declaration gives the
+one live-event wire format (:func:`to_wire`, :func:`from_wire`): the fields in camelCase, ids and
+times as strings, decoded by each field's declared type, never guessed from its name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
+
+__all__ = ["AlertRow", "DeliveryRow", "SensorRow", "camel", "from_record", "from_wire", "to_wire"]
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRow:
+    """A row of ``sensors`` (SPEC §5)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    building_id: uuid.UUID
+    unit_id: uuid.UUID | None
+    device_id: str
+    type: str
+    reading_kind: str
+    manufacturer: str
+    model: str
+    firmware_version: str | None
+    location: str
+    floor: int | None
+    unit_of_measure: str
+    sampling_interval: int
+    calibration_factor: float
+    alert_rules: dict[str, Any]
+    status: str
+    last_reading_at: datetime | None
+    last_value: float | None
+    last_battery_level: int | None
+    installed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime | None
+    connectivity: str
+    status_auto: bool
+    status_set_at: datetime | None
+    resolution: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """A row of ``alerts`` (SPEC §5)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    building_id: uuid.UUID
+    sensor_id: uuid.UUID
+    type: str
+    severity: str
+    status: str
+    message: str
+    triggered_at: datetime
+    last_triggered_at: datetime
+    occurrences: int
+    reading_value: float | None
+    threshold_value: float | None
+    email_sent: bool
+    sms_sent: bool
+    push_sent: bool
+    acknowledged_by: uuid.UUID | None
+    acknowledged_at: datetime | None
+    resolved_by: uuid.UUID | None
+    resolved_at: datetime | None
+    resolution_note: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_notified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """A row of ``notification_outbox``: one delivery of an alert on one channel."""
+
+    id: int
+    organization_id: uuid.UUID
+    alert_id: uuid.UUID
+    channel: str
+    kind: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
+    """``cls`` from a database record holding (at least) its columns."""
+    return cls(**{name: record[name] for name in _names(cls)})
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def to_wire(row: Any) -> dict[str, Any]:
+    """A row as a live event's JSON object: camelCase keys, ids and times as strings."""
+    return {
+        key: None if (value := getattr(row, name)) is None else encode(value)
+        for name, key, encode, _ in _codecs(type(row))
+    }
+
+
+def from_wire(cls: type[R], payload: Mapping[str, Any]) -> R:
+    """The row a live event's JSON object carries (ValueError/KeyError/TypeError if it is not
+    one: whoever can write to the broadcast backend can send anything)."""
+    return cls(
+        **{
+            name: None if (value := payload[key]) is None else decode(value)
+            for name, key, _, decode in _codecs(cls)
+        }
+    )
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_CODECS: dict[Any, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    uuid.UUID: (str, uuid.UUID),
+    datetime: (datetime.isoformat, datetime.fromisoformat),
+}
+
+
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@cache
+def _codecs(
+    cls: type,
+) -> tuple[tuple[str, str, Callable[[Any], Any], Callable[[Any], Any]], ...]:
+    hints = get_type_hints(cls)
+    codecs = []
+    for name in _names(cls):
+        declared = [
+            t for t in getattr(hints[name], "__args__", (hints[name],)) if t is not type(None)
+        ]
+        encode, decode = next(
+            (_CODECS[t] for t in declared if t in _CODECS), (_identity, _identity)
+        )
+        codecs.append((name, camel(name), encode, decode))
+    return tuple(codecs)
