@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from koprogo_graph.migrate import apply_migrations
+from koprogo_graph.store.migrate import apply_migrations
 
 ADMIN_DSN = os.environ.get("KOPROGO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 JWT_SECRET = "benchmark-secret-0123456789abcdef0123"

@@ -27,7 +27,7 @@ import jwt
 from _common import ADMIN_DSN, JWT_SECRET, fresh_database, machine, service_env
 from ingest import free_port
 
-from koprogo_graph.migrate import apply_migrations
+from koprogo_graph.store.migrate import apply_migrations
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 

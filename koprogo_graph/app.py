@@ -26,11 +26,11 @@ from .api.view import GraphQLView
 from .api.websockets import ConnectionCounter
 from .config import Secret, Settings
 from .domain.ratelimit import RateLimiter
-from .migrate import apply_migrations
 from .notify.sender import NotificationSender
 from .realtime.hub import open_hub
 from .realtime.shared import SharedStreams
 from .store.db import Database, open_database
+from .store.migrate import apply_migrations
 
 __all__ = ["SERVER_OPTIONS", "create_app"]
 

@@ -68,7 +68,7 @@ def _database(settings: Settings) -> Iterator[str]:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from .migrate import apply_migrations
+    from .store.migrate import apply_migrations
 
     with _database(settings) as dsn:
         applied = asyncio.run(apply_migrations(dsn))

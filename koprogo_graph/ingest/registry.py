@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
 from ..domain.sensors import resolution_of
+from ..store import sensors as sensors_store
+from ..store.rows import SensorRow
 
 __all__ = ["NOTIFY_CHANNEL", "SensorInfo", "SensorRegistry"]
 
@@ -45,22 +46,22 @@ class SensorInfo:
     resolution: int = 3
 
 
-def _info(row: Any) -> SensorInfo:
-    rules = row["alert_rules"] or {}
+def _info(row: SensorRow) -> SensorInfo:
+    rules = row.alert_rules or {}
     return SensorInfo(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        building_id=row["building_id"],
-        unit_id=row["unit_id"],
-        device_id=row["device_id"],
-        type=row["type"],
-        reading_kind=row["reading_kind"],
-        unit_of_measure=row["unit_of_measure"],
-        calibration_factor=row["calibration_factor"],
-        status=row["status"],
+        id=row.id,
+        organization_id=row.organization_id,
+        building_id=row.building_id,
+        unit_id=row.unit_id,
+        device_id=row.device_id,
+        type=row.type,
+        reading_kind=row.reading_kind,
+        unit_of_measure=row.unit_of_measure,
+        calibration_factor=row.calibration_factor,
+        status=row.status,
         threshold_min=rules.get("threshold_min"),
         threshold_max=rules.get("threshold_max"),
-        resolution=resolution_of(row["unit_of_measure"], row["resolution"]),
+        resolution=resolution_of(row.unit_of_measure, row.resolution),
     )
 
 
@@ -98,13 +99,8 @@ class SensorRegistry:
             else:
                 missing.append(key)
         if missing:
-            rows = await con.fetch(
-                "SELECT s.* FROM sensors s JOIN unnest($1::uuid[], $2::text[]) AS k(org, device) "
-                "ON s.organization_id = k.org AND s.device_id = k.device",
-                [k[0] for k in missing],
-                [k[1] for k in missing],
-            )
-            infos = {(r["organization_id"], r["device_id"]): _info(r) for r in rows}
+            rows = await sensors_store.by_device(con, missing)
+            infos = {(r.organization_id, r.device_id): _info(r) for r in rows}
             if len(self._entries) + len(missing) > self.max_entries:
                 self._entries.clear()
             for key in missing:

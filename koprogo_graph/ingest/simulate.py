@@ -100,6 +100,7 @@ def make_fleet(
 async def provision(database_url: str, fleet: list[SimulatedSensor]) -> int:
     """Register the fleet's sensors (those not registered yet); return how many were added."""
     from ..domain.sensors import SensorType, default_reading_kind, default_unit_of_measure
+    from ..store import sensors as sensors_store
     from ..store.db import open_database
 
     added = 0
@@ -109,40 +110,41 @@ async def provision(database_url: str, fleet: list[SimulatedSensor]) -> int:
             by_org.setdefault(s.organization_id, []).append(s)
         for org, sensors in by_org.items():
             async with db.tenant(org) as con:
-                for s in sensors:
-                    kind = SensorType(s.type)
-                    status = await con.execute(
-                        "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind,"
-                        " manufacturer, model, location, unit_of_measure, sampling_interval, alert_rules)"
-                        " VALUES ($1, $2, $3, $4, $5, 'KoproGo', 'Simulator', 'Simulated', $6, 60, $7)"
-                        " ON CONFLICT (organization_id, device_id) DO NOTHING",
-                        org,
-                        s.building_id,
-                        s.device_id,
-                        kind.value,
-                        default_reading_kind(kind).value,
-                        default_unit_of_measure(kind),
-                        # Rooms above 26 °C raise a threshold alert (the probes hover around 20.5).
-                        {"threshold_max": 26.0} if kind is SensorType.TEMPERATURE else {},
-                    )
-                    added += status.endswith("1")
+                added += await sensors_store.insert_missing(
+                    con,
+                    org,
+                    [
+                        {
+                            "building_id": s.building_id,
+                            "device_id": s.device_id,
+                            "type": s.type,
+                            "reading_kind": default_reading_kind(SensorType(s.type)).value,
+                            "manufacturer": "KoproGo",
+                            "model": "Simulator",
+                            "location": "Simulated",
+                            "unit_of_measure": default_unit_of_measure(SensorType(s.type)),
+                            "sampling_interval": 60,
+                            # Rooms above 26 °C raise a threshold alert (the probes hover
+                            # around 20.5).
+                            "alert_rules": {"threshold_max": 26.0}
+                            if s.type == SensorType.TEMPERATURE
+                            else {},
+                        }
+                        for s in sensors
+                    ],
+                )
                 # Registered before (a demo restarted on kept data): meters go on from their
                 # last index, never from a new random one (which the consumption rule would
                 # take for a glitch or a reset).
-                known = await con.fetch(
-                    "SELECT device_id, last_value, last_reading_at FROM sensors "
-                    "WHERE organization_id = $1 AND device_id = ANY($2::text[])",
-                    org,
-                    [s.device_id for s in sensors],
-                )
-                state = {r["device_id"]: r for r in known}
+                known = await sensors_store.by_device(con, [(org, s.device_id) for s in sensors])
+                state = {r.device_id: r for r in known}
                 for s in sensors:
                     row = state.get(s.device_id)
-                    if row is None or row["last_reading_at"] is None:
+                    if row is None or row.last_reading_at is None:
                         continue
-                    s.seen_at = row["last_reading_at"]
-                    if s.type in METERS and row["last_value"] is not None:
-                        s.index = row["last_value"]
+                    s.seen_at = row.last_reading_at
+                    if s.type in METERS and row.last_value is not None:
+                        s.index = row.last_value
     return added
 
 

@@ -14,6 +14,7 @@ from .rows import SensorRow, from_record
 __all__ = [
     "BuildingNotOwned",
     "DuplicateDeviceId",
+    "by_device",
     "count",
     "delete",
     "follow_alerts",
@@ -21,6 +22,7 @@ __all__ = [
     "get",
     "get_many",
     "insert_many",
+    "insert_missing",
     "list_page",
     "merge_alert_rules",
     "meters_in_building",
@@ -91,6 +93,41 @@ async def get_many(
             list(ids),
         )
     )
+
+
+async def by_device(
+    con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, str]]
+) -> list[SensorRow]:
+    """The sensors of these (organization, deviceId) pairs that exist (across organizations:
+    the ingestor's lookup)."""
+    return _all(
+        await con.fetch(
+            "SELECT s.* FROM sensors s JOIN unnest($1::uuid[], $2::text[]) AS k(org, device) "
+            "ON s.organization_id = k.org AND s.device_id = k.device",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+    )
+
+
+async def insert_missing(
+    con: asyncpg.Connection, org: uuid.UUID, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert the sensors whose deviceId the organization does not have yet (the simulator's
+    provisioning, which may run again on kept data); how many were added."""
+    added = 0
+    for row in rows:
+        columns = sorted(row)
+        assert WRITABLE.issuperset(columns), columns
+        placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+        status = await con.execute(
+            f"INSERT INTO sensors (organization_id, {', '.join(columns)}) "
+            f"VALUES ($1, {placeholders}) ON CONFLICT (organization_id, device_id) DO NOTHING",
+            org,
+            *(row[c] for c in columns),
+        )
+        added += status == "INSERT 0 1"
+    return added
 
 
 def _filters(org: uuid.UUID, filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:

@@ -24,7 +24,7 @@ import uvicorn
 
 from koprogo_graph.app import SERVER_OPTIONS, create_app
 from koprogo_graph.config import Settings
-from koprogo_graph.migrate import apply_migrations
+from koprogo_graph.store.migrate import apply_migrations
 
 from .processes import PrivateRedis
 

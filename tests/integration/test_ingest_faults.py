@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from koprogo_graph.migrate import apply_migrations
+from koprogo_graph.store.migrate import apply_migrations
 from koprogo_graph.store import sensors as sensors_store
 from koprogo_graph.store.db import open_database
 

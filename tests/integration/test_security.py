@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from koprogo_graph.migrate import apply_migrations, migration_files
+from koprogo_graph.store.migrate import apply_migrations, migration_files
 
 from .conftest import (
     ADMIN_DSN,

@@ -4,6 +4,7 @@ with no cycle, and every module imports on its own in a fresh interpreter."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -140,3 +141,14 @@ def test_every_module_imports_alone() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         failures = [f for f in pool.map(import_alone, sorted(modules())) if f]
     assert failures == []
+
+
+def test_sql_lives_in_the_store():
+    """Only store/ talks to the database: everything else calls it."""
+    talking = re.compile(r"\bcon\.(execute|fetch|fetchrow|fetchval|copy_\w+)\(|\bSELECT\s+\w")
+    outside = [
+        str(path.relative_to(PACKAGE))
+        for name, path in modules().items()
+        if not name.startswith("koprogo_graph.store") and talking.search(path.read_text())
+    ]
+    assert outside == []

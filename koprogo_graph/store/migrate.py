@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from .domain.sensors import SENSOR_TYPES
+from ..domain.sensors import SENSOR_TYPES
 
 __all__ = ["apply_migrations", "migration_files"]
 
@@ -23,7 +23,7 @@ _LOCK_KEY = 0x6B6F7072
 
 
 def _migrations_dir() -> Path:
-    source_tree = Path(__file__).resolve().parent.parent / "migrations"
+    source_tree = Path(__file__).resolve().parents[2] / "migrations"
     if source_tree.is_dir():
         return source_tree
     return Path(str(resources.files("koprogo_graph") / "_migrations"))
