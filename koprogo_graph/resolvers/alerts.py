@@ -16,8 +16,6 @@ from ..notify.targets import RefusedTarget, check_webhook_url
 from ..realtime.publish import publish_alerts, publish_sensors
 from ..schema.alerts import (
     Alert,
-    AlertConnection,
-    AlertEdge,
     AlertStatistics,
     NotificationSettings,
     NotificationSettingsInput,
@@ -25,7 +23,7 @@ from ..schema.alerts import (
     TypeCount,
 )
 from ..schema.context import Context
-from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
+from ..schema.pagination import Connection, decode_keyset, encode_cursor, page_size
 from ..store import alerts as store
 from ..store import notifications as notifications_store
 from ._args import parse_id, parse_optional_id
@@ -99,7 +97,7 @@ class AlertQuery:
             str | None,
             strawberry.argument(description="Cursor of the alert after which the page starts."),
         ] = None,
-    ) -> AlertConnection:
+    ) -> Connection[Alert]:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
         filters = _filters(
@@ -114,16 +112,13 @@ class AlertQuery:
         keyset = decode_keyset(after)
         async with info.context.db.tenant(org) as con:
             total, rows = await store.list_page(con, org, filters, limit=limit + 1, after=keyset)
-        edges = [
-            AlertEdge(
-                cursor=encode_cursor(r.triggered_at.isoformat(), r.id), node=Alert.from_row(r)
-            )
-            for r in rows[:limit]
-        ]
-        return AlertConnection(
-            total_count=total,
-            edges=edges,
-            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
+        return Connection.of(
+            rows,
+            limit=limit,
+            total=total,
+            after=after,
+            cursor=lambda r: encode_cursor(r.triggered_at.isoformat(), r.id),
+            node=Alert.from_row,
         )
 
     @strawberry.field(description="Counts of your organization's alerts.")

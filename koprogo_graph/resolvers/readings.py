@@ -11,8 +11,8 @@ from ..domain.payload import RejectReason
 from ..domain.sensors import resolution_of
 from ..errors import BadUserInput
 from ..schema.context import Context
-from ..schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from ..schema.readings import Reading, ReadingConnection, ReadingEdge, RejectedMessage
+from ..schema.pagination import Connection, decode_cursor, encode_cursor, page_size
+from ..schema.readings import Reading, RejectedMessage
 from ..store import readings as store
 from ..store import rejections as rejections_store
 from ..store import sensors as sensors_store
@@ -32,7 +32,7 @@ def check_range(start: datetime, end: datetime) -> None:
         raise BadUserInput("from", "must be before 'to'")
 
 
-_EMPTY = ReadingConnection(total_count=0, edges=[], page_info=page_info(0, 0, [], None))
+_EMPTY: Connection[Reading] = Connection.of([], limit=0, total=0, after=None, cursor=str, node=str)
 
 
 @strawberry.type
@@ -52,7 +52,7 @@ class ReadingQuery:
             str | None,
             strawberry.argument(description="Cursor of the reading after which the page starts."),
         ] = None,
-    ) -> ReadingConnection:
+    ) -> Connection[Reading]:
         org = info.context.viewer.org()
         sid = parse_id(sensor_id, "sensorId")
         check_range(from_, to)
@@ -72,16 +72,13 @@ class ReadingQuery:
             rows = await store.page(con, org, sid, from_, to, limit=limit + 1, after=cursor)
         unit = sensor.unit_of_measure
         decimals = resolution_of(unit, sensor.resolution)
-        edges = [
-            ReadingEdge(
-                cursor=encode_cursor(r["ts"].isoformat()), node=Reading.from_row(r, unit, decimals)
-            )
-            for r in rows[:limit]
-        ]
-        return ReadingConnection(
-            total_count=total,
-            edges=edges,
-            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
+        return Connection.of(
+            rows,
+            limit=limit,
+            total=total,
+            after=after,
+            cursor=lambda r: encode_cursor(r["ts"].isoformat()),
+            node=lambda r: Reading.from_row(r, unit, decimals),
         )
 
     @strawberry.field(

@@ -16,13 +16,11 @@ from ..errors import BadUserInput, NotFound
 from ..realtime.publish import publish_sensors
 from ..schema.context import Context
 from ..schema.enums import Role
-from ..schema.pagination import decode_keyset, encode_cursor, page_info, page_size
+from ..schema.pagination import Connection, decode_keyset, encode_cursor, page_size
 from ..schema.sensors import (
     AlertRulesInput,
     CreateSensorInput,
     Sensor,
-    SensorConnection,
-    SensorEdge,
     UpdateSensorInput,
 )
 from ..store import sensors as store
@@ -92,7 +90,7 @@ class SensorQuery:
             str | None,
             strawberry.argument(description="Cursor of the item after which the page starts."),
         ] = None,
-    ) -> SensorConnection:
+    ) -> Connection[Sensor]:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
         filters = {
@@ -105,16 +103,13 @@ class SensorQuery:
         async with info.context.db.tenant(org) as con:
             total = await store.count(con, org, **filters)
             rows = await store.list_page(con, org, limit=limit + 1, after=keyset, **filters)
-        edges = [
-            SensorEdge(
-                cursor=encode_cursor(r.created_at.isoformat(), r.id), node=Sensor.from_row(r)
-            )
-            for r in rows[:limit]
-        ]
-        return SensorConnection(
-            total_count=total,
-            edges=edges,
-            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
+        return Connection.of(
+            rows,
+            limit=limit,
+            total=total,
+            after=after,
+            cursor=lambda r: encode_cursor(r.created_at.isoformat(), r.id),
+            node=Sensor.from_row,
         )
 
 

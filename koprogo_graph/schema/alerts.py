@@ -15,7 +15,6 @@ from ..domain.alerts import (
     DeliveryChannel,
     NotificationKind,
 )
-from .pagination import PageInfo
 
 if TYPE_CHECKING:
     from ..store.rows import AlertRow
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Alert",
-    "AlertConnection",
-    "AlertEdge",
     "AlertStatistics",
     "NotificationDelivery",
     "NotificationSettings",
@@ -141,21 +138,6 @@ class Alert:
             resolved_at=row.resolved_at,
             resolution_note=row.resolution_note,
         )
-
-
-@strawberry.type(description="An alert in a page.")
-class AlertEdge:
-    cursor: str = strawberry.field(
-        description="Opaque cursor of this item: pass it as `after` to read on from it."
-    )
-    node: Alert = strawberry.field(description="The item.")
-
-
-@strawberry.type(description="A page of alerts, newest first.")
-class AlertConnection:
-    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
-    edges: list[AlertEdge] = strawberry.field(description="This page, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.type(description="Alerts of one type.")

@@ -6,14 +6,24 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from ..errors import BadUserInput
 
-__all__ = ["PageInfo", "decode_cursor", "decode_keyset", "encode_cursor", "page_info", "page_size"]
+__all__ = [
+    "Connection",
+    "Edge",
+    "PageInfo",
+    "decode_cursor",
+    "decode_keyset",
+    "encode_cursor",
+    "page_info",
+    "page_size",
+]
 
 
 @strawberry.type(description="Where a page stands (Relay's PageInfo, read forward).")
@@ -26,6 +36,45 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(
         description="Cursor of the last item: pass it as `after` for the next page."
     )
+
+
+Node = TypeVar("Node")
+Row = TypeVar("Row")
+
+
+@strawberry.type(description="An item in a page, with its cursor.")
+class Edge(Generic[Node]):
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this item: pass it as `after` to read on from it."
+    )
+    node: Node = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of items, in the order the field that gives it says.")
+class Connection(Generic[Node]):
+    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
+    edges: list[Edge[Node]] = strawberry.field(description="This page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[Row],
+        *,
+        limit: int,
+        total: int,
+        after: str | None,
+        cursor: Callable[[Row], str],
+        node: Callable[[Row], Node],
+    ) -> Connection[Node]:
+        """The page of ``rows`` fetched as ``limit + 1`` (the extra one says a next page
+        exists), each row's cursor and node made by ``cursor`` and ``node``."""
+        edges = [Edge(cursor=cursor(r), node=node(r)) for r in rows[:limit]]
+        return cls(
+            total_count=total,
+            edges=edges,
+            page_info=page_info(len(rows), limit, [e.cursor for e in edges], after),
+        )
 
 
 def encode_cursor(*key: Any) -> str:

@@ -13,9 +13,8 @@ if TYPE_CHECKING:
 from ..domain.payload import RejectReason
 from ..domain.quality import Quality
 from ..domain.sensors import clean
-from .pagination import PageInfo
 
-__all__ = ["Reading", "ReadingConnection", "ReadingEdge", "RejectedMessage"]
+__all__ = ["Reading", "RejectedMessage"]
 
 
 @strawberry.type(description="One value a sensor reported.")
@@ -80,21 +79,6 @@ class Reading:
             anomaly_reason=event["anomalyReason"],
             received_at=datetime.fromisoformat(event["receivedAt"]),
         )
-
-
-@strawberry.type(description="A reading in a page.")
-class ReadingEdge:
-    cursor: str = strawberry.field(
-        description="Opaque cursor of this item: pass it as `after` to read on from it."
-    )
-    node: Reading = strawberry.field(description="The item.")
-
-
-@strawberry.type(description="A page of readings, oldest first.")
-class ReadingConnection:
-    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
-    edges: list[ReadingEdge] = strawberry.field(description="This page, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.type(description="An MQTT message or reading the ingestor refused.")

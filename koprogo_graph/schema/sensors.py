@@ -18,7 +18,6 @@ from ..domain.sensors import (
     mqtt_topic,
     resolution_of,
 )
-from .pagination import PageInfo
 
 if TYPE_CHECKING:
     from ..store.rows import SensorRow
@@ -28,8 +27,6 @@ __all__ = [
     "AlertRulesInput",
     "CreateSensorInput",
     "Sensor",
-    "SensorConnection",
-    "SensorEdge",
     "UpdateSensorInput",
 ]
 
@@ -185,21 +182,6 @@ class Sensor:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
-
-
-@strawberry.type(description="A sensor in a page.")
-class SensorEdge:
-    cursor: str = strawberry.field(
-        description="Opaque cursor of this item: pass it as `after` to read on from it."
-    )
-    node: Sensor = strawberry.field(description="The item.")
-
-
-@strawberry.type(description="A page of sensors, oldest registered first.")
-class SensorConnection:
-    total_count: int = strawberry.field(description="How many there are in all, for these filters.")
-    edges: list[SensorEdge] = strawberry.field(description="This page, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.input(description="A sensor to register.")
