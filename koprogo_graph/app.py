@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -40,7 +40,7 @@ MAX_SUBSCRIPTIONS = 20  # per websocket connection
 # What the HTTP server itself must enforce (cli.py and the tests' server use it): a websocket
 # message beyond this closes the connection (1009) before anything reads it.
 SERVER_OPTIONS: dict[str, Any] = {"ws_max_size": MAX_WS_MESSAGE_BYTES}
-BackgroundService = Callable[[], Awaitable[None]]
+BackgroundService = Callable[[], Coroutine[Any, Any, None]]
 
 
 def _background_services(

@@ -6,14 +6,12 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-from .config import ConfigError, Settings
+from .config import LOG_LEVELS, ConfigError, Settings, log_level, read_environment
 
 __all__ = ["main"]
 
@@ -25,17 +23,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from .app import SERVER_OPTIONS, create_app
 
-    extra = {}
     if getattr(args, "demo", False):
         from .demo import banner, demo_services
 
         if settings.mqtt is None:
             raise SystemExit("koprogo-graph: the demo needs ingestion (KOPROGO_INGEST=true)")
-        extra["extra_services"] = demo_services(args.sensors, args.rate)
-        if "KOPROGO_LEAK_CHECK_SECONDS" not in os.environ:  # show the leak within a minute
-            settings = replace(settings, leak_check_seconds=15.0)
         print(banner(settings, args.host, args.port), flush=True)
-    app = create_app(settings, **extra)
+        app = create_app(settings, extra_services=demo_services(args.sensors, args.rate))
+    else:
+        app = create_app(settings)
     # Everything alive now (modules, the GraphQL schema) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise stall live delivery ~60 ms each.
     gc.collect()
@@ -108,13 +104,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(default_log_level: str = "INFO") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="koprogo-graph", description=__doc__)
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("KOPROGO_LOG_LEVEL", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-    )
+    parser.add_argument("--log-level", default=default_log_level, choices=LOG_LEVELS)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the API, the ingestor and the watchdog")
@@ -150,17 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    env = read_environment()
+    try:
+        args = build_parser(log_level(env)).parse_args(argv)
+    except ConfigError as exc:
+        print(f"koprogo-graph: configuration error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    env = dict(os.environ)
     if args.command in ("migrate", "simulate"):
         # Neither serves the API: no JWT secret needed.
         env.setdefault("KOPROGO_INGEST", "false")
         env.setdefault("KOPROGO_JWT_SECRET", "unused-by-this-command-0123456789abcdef")
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(env, demo=getattr(args, "demo", False))
     except ConfigError as exc:
         print(f"koprogo-graph: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -11,9 +11,19 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ConfigError", "MqttSettings", "Secret", "Settings", "masked_url"]
+__all__ = [
+    "LOG_LEVELS",
+    "ConfigError",
+    "MqttSettings",
+    "Secret",
+    "Settings",
+    "log_level",
+    "masked_url",
+    "read_environment",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -138,8 +148,9 @@ class Settings:
         return parts
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build and validate settings; raise ConfigError naming the first bad variable."""
+    def from_env(cls, env: Mapping[str, str], *, demo: bool = False) -> Settings:
+        """Build and validate settings; raise ConfigError naming the first bad variable.
+        ``demo``: the demo's defaults (leaks checked every 15 s, so the leak shows at once)."""
         # Zero-configuration mode: without DATABASE_URL everything missing runs embedded, for a
         # developer's machine; it defaults to the development environment.
         zero_config = not env.get("DATABASE_URL", "").strip()
@@ -190,28 +201,75 @@ class Settings:
             ingest=ingest,
             environment=environment,
             smtp_url=Secret(smtp_url) if smtp_url else None,
-            mail_from=env.get("KOPROGO_MAIL_FROM", "koprogo-alerts@localhost"),
-            offline_check_seconds=_number(env, "KOPROGO_OFFLINE_CHECK_SECONDS", 30.0, 0.1, 3600),
-            leak_check_seconds=_number(env, "KOPROGO_LEAK_CHECK_SECONDS", 600.0, 1, 86_400),
-            db_pool_size=int(_number(env, "KOPROGO_DB_POOL_SIZE", 10, 2, 200)),
-            max_page_size=int(_number(env, "KOPROGO_MAX_PAGE_SIZE", 500, 1, 10_000)),
-            notify=_bool(env, "KOPROGO_NOTIFY", True),
-            webhook_allow_private=_bool(env, "KOPROGO_WEBHOOK_ALLOW_PRIVATE", False),
-            introspection=_bool(env, "KOPROGO_INTROSPECTION", environment != "production"),
-            ws_max_per_address=int(_number(env, "KOPROGO_WS_MAX_PER_ADDRESS", 500, 1, 1_000_000)),
-            ws_max_per_user=int(_number(env, "KOPROGO_WS_MAX_PER_USER", 20, 1, 100_000)),
-            ws_init_timeout_seconds=_number(env, "KOPROGO_WS_INIT_TIMEOUT_SECONDS", 10, 0.1, 3600),
-            notify_retry_seconds=_number(env, "KOPROGO_NOTIFY_RETRY_SECONDS", 5.0, 0.01, 3600),
-            reminder_seconds=60 * _number(env, "KOPROGO_REMINDER_MINUTES", 60, 0.01, 7 * 24 * 60),
-            evaluation_grace_seconds=_number(
-                env, "KOPROGO_EVALUATION_GRACE_SECONDS", 60.0, 0.1, 86_400
+            mail_from=env.get("KOPROGO_MAIL_FROM") or _default("mail_from"),
+            offline_check_seconds=_number(
+                env, "KOPROGO_OFFLINE_CHECK_SECONDS", _default("offline_check_seconds"), 0.1, 3600
             ),
-            rate_limit=_number(env, "KOPROGO_RATE_LIMIT", 1.0, 0.001, 1_000_000),
-            rate_burst=_number(env, "KOPROGO_RATE_BURST", 10.0, 1, 1_000_000),
-            reading_rate_limit=_number(env, "KOPROGO_READING_RATE_LIMIT", 10.0, 0.001, 1_000_000),
-            reading_rate_burst=_number(env, "KOPROGO_READING_RATE_BURST", 1_000.0, 1, 10_000_000),
-            api_rate_limit=_number(env, "KOPROGO_API_RATE_LIMIT", 20.0, 0.01, 1_000_000),
-            api_rate_burst=_number(env, "KOPROGO_API_RATE_BURST", 100.0, 1, 1_000_000),
+            leak_check_seconds=_number(
+                env,
+                "KOPROGO_LEAK_CHECK_SECONDS",
+                15.0 if demo else _default("leak_check_seconds"),
+                1,
+                86_400,
+            ),
+            db_pool_size=int(
+                _number(env, "KOPROGO_DB_POOL_SIZE", _default("db_pool_size"), 2, 200)
+            ),
+            max_page_size=int(
+                _number(env, "KOPROGO_MAX_PAGE_SIZE", _default("max_page_size"), 1, 10_000)
+            ),
+            notify=_bool(env, "KOPROGO_NOTIFY", _default("notify")),
+            webhook_allow_private=_bool(
+                env, "KOPROGO_WEBHOOK_ALLOW_PRIVATE", _default("webhook_allow_private")
+            ),
+            introspection=_bool(env, "KOPROGO_INTROSPECTION", environment != "production"),
+            ws_max_per_address=int(
+                _number(
+                    env, "KOPROGO_WS_MAX_PER_ADDRESS", _default("ws_max_per_address"), 1, 1_000_000
+                )
+            ),
+            ws_max_per_user=int(
+                _number(env, "KOPROGO_WS_MAX_PER_USER", _default("ws_max_per_user"), 1, 100_000)
+            ),
+            ws_init_timeout_seconds=_number(
+                env,
+                "KOPROGO_WS_INIT_TIMEOUT_SECONDS",
+                _default("ws_init_timeout_seconds"),
+                0.1,
+                3600,
+            ),
+            notify_retry_seconds=_number(
+                env, "KOPROGO_NOTIFY_RETRY_SECONDS", _default("notify_retry_seconds"), 0.01, 3600
+            ),
+            reminder_seconds=60
+            * _number(
+                env,
+                "KOPROGO_REMINDER_MINUTES",
+                _default("reminder_seconds") / 60,
+                0.01,
+                7 * 24 * 60,
+            ),
+            evaluation_grace_seconds=_number(
+                env,
+                "KOPROGO_EVALUATION_GRACE_SECONDS",
+                _default("evaluation_grace_seconds"),
+                0.1,
+                86_400,
+            ),
+            rate_limit=_number(env, "KOPROGO_RATE_LIMIT", _default("rate_limit"), 0.001, 1_000_000),
+            rate_burst=_number(env, "KOPROGO_RATE_BURST", _default("rate_burst"), 1, 1_000_000),
+            reading_rate_limit=_number(
+                env, "KOPROGO_READING_RATE_LIMIT", _default("reading_rate_limit"), 0.001, 1_000_000
+            ),
+            reading_rate_burst=_number(
+                env, "KOPROGO_READING_RATE_BURST", _default("reading_rate_burst"), 1, 10_000_000
+            ),
+            api_rate_limit=_number(
+                env, "KOPROGO_API_RATE_LIMIT", _default("api_rate_limit"), 0.01, 1_000_000
+            ),
+            api_rate_burst=_number(
+                env, "KOPROGO_API_RATE_BURST", _default("api_rate_burst"), 1, 1_000_000
+            ),
         )
 
 
@@ -225,6 +283,24 @@ def _free_port(preferred: int) -> int:
                 continue
             return s.getsockname()[1]
     raise OSError("no free port")
+
+
+def _default(name: str) -> Any:
+    """A setting's default, as the Settings class declares it (written once, there)."""
+    return Settings.__dataclass_fields__[name].default
+
+
+def read_environment() -> dict[str, str]:
+    """The process's environment: the one place the service reads it."""
+    return dict(os.environ)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    """KOPROGO_LOG_LEVEL (INFO by default); ConfigError if it is not a level."""
+    return _choice(env, "KOPROGO_LOG_LEVEL", LOG_LEVELS, "INFO")
 
 
 def _check_embedded_postgres_may_run(env: Mapping[str, str], euid: int | None = None) -> None:

@@ -12,19 +12,23 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiomqtt
 import jwt
 from broadcaster import Broadcast
 
-from .config import Settings
-from .ingest.simulate import make_fleet, provision, run_simulation
+from .config import MqttSettings, Settings
+from .ingest.simulate import SimulatedSensor, make_fleet, provision, run_simulation
 from .store.db import Database
 
 __all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services"]
 
 log = logging.getLogger(__name__)
+
+BackgroundService = Callable[[], Coroutine[Any, Any, None]]
 
 DEMO_ORGANIZATION = uuid.UUID("00000000-0000-4000-8000-00000000de00")
 DEMO_BUILDING = uuid.UUID("00000000-0000-4000-8000-0000000b0001")
@@ -46,12 +50,13 @@ def demo_token(settings: Settings, days: int = 30) -> str:
 
 def banner(settings: Settings, host: str, port: int) -> str:
     token = demo_token(settings)
+    broker = f"{settings.mqtt.host}:{settings.mqtt.port}" if settings.mqtt else "(ingestion off)"
     headers = json.dumps({"Authorization": f"Bearer {token}"})
     return f"""
 KoproGo graph demo
   GraphiQL:  http://{host}:{port}/graphql   (add this header in GraphiQL's Headers tab)
   Headers:   {headers}
-  MQTT:      {settings.mqtt.host}:{settings.mqtt.port}  (topic koprogo/{DEMO_ORGANIZATION}/{DEMO_BUILDING}/<deviceId>/readings)
+  MQTT:      {broker}  (topic koprogo/{DEMO_ORGANIZATION}/{DEMO_BUILDING}/<deviceId>/readings)
 
 Try:
   {{ sensors {{ totalCount edges {{ node {{ deviceId type lastValue lastReadingAt unitOfMeasure }} }} }} }}
@@ -60,31 +65,37 @@ Try:
 """
 
 
-def demo_services(sensors: int, rate: float):
+def demo_services(
+    sensors: int, rate: float
+) -> Callable[[Settings, Database, Broadcast], list[BackgroundService]]:
     """Background services for create_app: provision, replay a leaking day, then simulate."""
 
-    def make(settings: Settings, db: Database, broadcast: Broadcast) -> list:
+    def make(settings: Settings, db: Database, broadcast: Broadcast) -> list[BackgroundService]:
+        mqtt, database_url = settings.mqtt, settings.database_url
+        if mqtt is None or database_url is None:
+            raise RuntimeError("the demo needs ingestion (MQTT) and a database")
+
         async def run() -> None:
             fleet = make_fleet(DEMO_ORGANIZATION, DEMO_BUILDING, sensors, leaks=1, prefix="DEMO")
-            added = await provision(settings.database_url.get(), fleet)
+            added = await provision(database_url.get(), fleet)
             log.info("demo: %d sensor(s) provisioned in organization %s", added, DEMO_ORGANIZATION)
             await asyncio.sleep(1)  # let the ingestor subscribe
             leaking = next(s for s in fleet if s.leak_lph > 0)
             if leaking.seen_at is None:  # a new demo; on kept data the meter just goes on
-                await _replay_day(settings, leaking)
-            await run_simulation(settings.mqtt, fleet, rate=rate, duration=None)
+                await _replay_day(mqtt, leaking)
+            await run_simulation(mqtt, fleet, rate=rate, duration=None)
 
         return [run]
 
     return make
 
 
-async def _replay_day(settings: Settings, sensor) -> None:
+async def _replay_day(mqtt: MqttSettings, sensor: SimulatedSensor) -> None:
     """The leaking meter catches up on its last 24 h: one array payload, every 15 minutes."""
     now = datetime.now(UTC)
     sensor.last = (now - timedelta(hours=25)).timestamp()
     readings = [sensor.reading(now - timedelta(minutes=15 * i)) for i in range(100, 0, -1)]
     async with aiomqtt.Client(
-        settings.mqtt.host, settings.mqtt.port, identifier=f"koprogo-demo-{uuid.uuid4().hex[:6]}"
+        mqtt.host, mqtt.port, identifier=f"koprogo-demo-{uuid.uuid4().hex[:6]}"
     ) as client:
         await client.publish(sensor.topic, json.dumps(readings), qos=1)

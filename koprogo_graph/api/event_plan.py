@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphql import (
     FieldNode,
@@ -86,7 +86,7 @@ def plan_event(
     selections = operation.selection_set.selections
     if len(selections) != 1 or not _plain(selections[0], allow_arguments=True):
         return None
-    root: FieldNode = selections[0]  # type: ignore[assignment]
+    root = selections[0]
     root_field = schema.subscription_type.fields.get(root.name.value)
     if root_field is None or root.selection_set is None:
         return None
@@ -97,7 +97,7 @@ def plan_event(
     for node in root.selection_set.selections:
         if not _plain(node, allow_arguments=False) or node.selection_set is not None:
             return None
-        leaf = _leaf(object_type, node)  # type: ignore[arg-type]
+        leaf = _leaf(object_type, node)
         if leaf is None:
             return None
         leaves.append(leaf)
@@ -106,7 +106,7 @@ def plan_event(
     return EventPlan(root_key=_key(root), leaves=tuple(leaves))
 
 
-def _plain(node: Any, *, allow_arguments: bool) -> bool:
+def _plain(node: Any, *, allow_arguments: bool) -> TypeGuard[FieldNode]:
     return (
         isinstance(node, FieldNode)
         and not node.directives

@@ -30,6 +30,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, Executor)  # graphql-core copies with type(self)
         executor._relevant_sub_fields = {}
         if self._plan is _UNPLANNED:
             self._plan = plan_event(self.schema, self.operation, self.middleware_manager)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from graphql import (
     DocumentNode,
     EnumValueNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -248,7 +249,7 @@ def operation_size(
     fragments = {
         d.name.value: d.selection_set
         for d in document.definitions
-        if not isinstance(d, OperationDefinitionNode) and hasattr(d, "selection_set")
+        if isinstance(d, FragmentDefinitionNode)
     }
     given = variables or {}
     measured: dict[str, tuple[int, int]] = {}
@@ -322,7 +323,7 @@ def _check_json(value: Any, path: str) -> None:
 
 
 def _check_value(
-    node: ValueNode, path: str, variables: dict[str, Any], defaults: dict[str, ValueNode]
+    node: ValueNode, path: str, variables: dict[str, Any], defaults: Mapping[str, ValueNode]
 ) -> None:
     if isinstance(node, VariableNode):
         name = node.name.value

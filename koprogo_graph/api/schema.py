@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -12,6 +12,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 # First: the domain enums get their GraphQL definitions (with descriptions) before any resolver
 # annotation naming them is resolved (which would define them a second time, bare).
@@ -61,7 +62,8 @@ class _Schema(strawberry.Schema):
         context_value: Any | None = None,
         root_value: Any | None = None,
         operation_name: str | None = None,
-        **options: Any,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResult:
         """Identical subscriptions share one execution (both websocket protocols come here)."""
         try:
@@ -79,19 +81,32 @@ class _Schema(strawberry.Schema):
                 if isinstance(context_value, Context)
                 else None
             )
-            if error := refusal(keyed, document, operation_name, variable_values):
-                return _refused(error)
+            if refused := refusal(keyed, document, operation_name, variable_values):
+                return _refused(refused)
         key = shared_key(context_value, query, variable_values, operation_name, MAX_TOKENS)
-        if key is None:
+        if key is None or not isinstance(context_value, Context) or context_value.live is None:
             return await super().stream(
-                query, variable_values, context_value, root_value, operation_name, **options
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
             )
+        viewer_context = context_value
         run_alone = super().stream
 
         async def open_upstream(ready: Callable[[], None]) -> StreamResult:
-            context = context_value.for_shared_stream(ready)
+            context = viewer_context.for_shared_stream(ready)
             results = await run_alone(
-                query, variable_values, context, root_value, operation_name, **options
+                query,
+                variable_values,
+                context,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
             )
             return shared_results(results, context)
 

@@ -68,7 +68,7 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         return encode_message(data)
 
-    async def run(
+    async def run(  # type: ignore[override]  # one signature for Strawberry's two overloads
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
     ) -> Response | WebSocket:
         if not isinstance(request, WebSocket):
@@ -90,18 +90,18 @@ class GraphQLView(GraphQL[Context, None]):
             log.info("websocket refused: too many connections from one address")
             await request.close(code=1013, reason="Too many connections")  # before accept: 403
             return request
-        context: Context | None = None
+        connection: Context | None = None
         try:
-            context = await self.get_context(request, request)
-            return await super().run(request, context, root_value)
+            connection = await self.get_context(request, request)
+            return await super().run(request, connection, root_value)
         finally:
             if addresses is not None:
                 addresses.leave(address)
-            if context is not None:
-                if context.closer is not None:  # the connection ended before its token
-                    context.closer.cancel()
-                if context.counted_user is not None:
-                    request.state.ws_users.leave(context.counted_user)
+            if connection is not None:
+                if connection.closer is not None:  # the connection ended before its token
+                    connection.closer.cancel()
+                if connection.counted_user is not None:
+                    request.state.ws_users.leave(connection.counted_user)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Refuse (close 4403) a websocket whose connection_init carries no valid token, or
@@ -112,7 +112,9 @@ class GraphQLView(GraphQL[Context, None]):
         except KoprogoError as exc:
             log.info("websocket refused: %s", exc.message)
             raise ConnectionRejectionError({"message": exc.message}) from None
-        users: ConnectionCounter | None = getattr(context.request.state, "ws_users", None)
+        users: ConnectionCounter | None = getattr(
+            getattr(context.request, "state", None), "ws_users", None
+        )
         if context.counted_user is None and users is not None:
             if not users.enter(viewer.user_id):
                 log.info("websocket refused: too many connections for one user")
@@ -141,7 +143,9 @@ def _is_request_error(result: Any) -> bool:
     """No execution took place: parse, validation or variable errors, or a refusal (none of
     them has a path)."""
     errors = getattr(result, "errors", None)
-    return bool(errors) and result.data is None and all(e.path is None for e in errors)
+    if not errors:
+        return False
+    return result.data is None and all(e.path is None for e in errors)
 
 
 def _status_of(errors: list[Any]) -> int:
@@ -155,5 +159,7 @@ async def _close_at_expiry(context: Context) -> None:
     """A connection lives as long as its token: then it is closed (4403), subscriptions and all."""
     await asyncio.sleep((context.viewer.expires_at - datetime.now(UTC)).total_seconds())
     log.info("websocket closed: token expired")
-    with suppress(RuntimeError, WebSocketDisconnect):  # already closing, or gone
-        await context.request.close(code=4403, reason="Token expired")
+    websocket = context.request
+    if isinstance(websocket, WebSocket):
+        with suppress(RuntimeError, WebSocketDisconnect):  # already closing, or gone
+            await websocket.close(code=4403, reason="Token expired")

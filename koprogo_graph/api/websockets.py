@@ -45,12 +45,18 @@ class ConnectionCounter:
             del self._open[key]
 
 
-def _bad_message(operation_id: object, message: str) -> dict[str, Any]:
+def _bad_message(operation_id: object, message: str) -> Any:
+    """An error message; its id may be null (no operation to name), which the protocol's
+    types in Strawberry do not foresee."""
     return {
         "type": "error",
         "id": operation_id if isinstance(operation_id, str) else None,
         "payload": {"message": message, "extensions": {"code": "BAD_USER_INPUT"}},
     }
+
+
+def _has_type(message: Any) -> bool:
+    return isinstance(message, dict) and isinstance(message.get("type"), str)
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
@@ -73,7 +79,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        if not _has_type(message):
             await self.send_message(_bad_message(None, "a message is a JSON object with a type"))
             return
         await super().handle_message(message)

@@ -360,8 +360,8 @@ def leak_rule(
     """
     if not rules.leak_detection or len(hourly_consumption) < rules.leak_window_hours:
         return None
-    window = hourly_consumption[-rules.leak_window_hours :]
-    if any(c is None for c in window):
+    window = [c for c in hourly_consumption[-rules.leak_window_hours :] if c is not None]
+    if len(window) < rules.leak_window_hours:
         return None
     if all(c > 0 for c in window):
         lowest = exact(min(window), decimals)
@@ -386,10 +386,11 @@ def night_leak_rule(
     nobody should be drawing any. ``night_hours`` are that window's three hours, in order."""
     if not (rules.leak_detection and rules.leak_night_window) or len(night_hours) != 3:
         return None
-    if any(c is None for c in night_hours):
+    night = [c for c in night_hours if c is not None]
+    if len(night) < len(night_hours):
         return None
-    if all(c > 0 for c in night_hours):
-        lowest = exact(min(night_hours), decimals)
+    if all(c > 0 for c in night):
+        lowest = exact(min(night), decimals)
         return Raise(
             AlertType.LEAK_DETECTED,
             AlertSeverity.CRITICAL,

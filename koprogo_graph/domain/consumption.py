@@ -119,7 +119,7 @@ def bucket_starts(
     start: datetime, end: datetime, width: BucketWidth, tz: ZoneInfo
 ) -> list[datetime]:
     """Every bucket start (UTC) of buckets overlapping [start, end), in order."""
-    starts = []
+    starts: list[datetime] = []
     current = local_bucket_start(start, width, tz).replace(tzinfo=None)
     utc = start.tzinfo
     while True:
@@ -181,14 +181,16 @@ def consumption(
 def gauge_buckets(
     readings: Iterable[tuple[datetime, float]], bucket_of: Callable[[datetime], datetime]
 ) -> dict[datetime, Bucket]:
-    out: dict[datetime, Bucket] = {}
+    # Per bucket: count, sum, min, max.
+    totals: dict[datetime, tuple[int, float, float, float]] = {}
     for ts, value in readings:
         key = bucket_of(ts)
-        b = out.get(key) or Bucket(start=key, sum=0.0, min=math.inf, max=-math.inf)
-        out[key] = replace(
-            b, count=b.count + 1, sum=b.sum + value, min=min(b.min, value), max=max(b.max, value)
-        )
-    return {k: b.with_avg() for k, b in out.items()}
+        count, total, low, high = totals.get(key, (0, 0.0, math.inf, -math.inf))
+        totals[key] = (count + 1, total + value, min(low, value), max(high, value))
+    return {
+        k: Bucket(start=k, count=n, sum=total, min=low, max=high).with_avg()
+        for k, (n, total, low, high) in totals.items()
+    }
 
 
 FILLED = ("avg", "min", "max")

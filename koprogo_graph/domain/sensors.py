@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 __all__ = [
     "DEFAULT_RESOLUTION",
@@ -140,6 +140,10 @@ def resolution_of(unit_of_measure: str, override: int | None = None) -> int:
     return _RESOLUTION.get(unit_of_measure.strip().lower(), DEFAULT_RESOLUTION)
 
 
+@overload
+def clean(value: float, decimals: int) -> float: ...
+@overload
+def clean(value: float | None, decimals: int) -> float | None: ...
 def clean(value: float | None, decimals: int) -> float | None:
     """``value`` at ``decimals`` places, free of binary noise in its decimal form
     (1,000.012 - 1,000 is 0.012, never 0.011999999999996902); sums are rounded once summed."""

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -33,6 +34,7 @@ from .topic import subscription_filter
 
 __all__ = ["IngestOptions", "run_ingestor"]
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Handoff = Callable[[list[StoredReading]], Awaitable[None]]
@@ -155,7 +157,7 @@ async def _process(
         await handoff(stored)
 
 
-async def _retrying(what: str, attempt: Callable[[], Awaitable]) -> object:
+async def _retrying(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """Retry a database step until it succeeds: unacknowledged messages wait meanwhile."""
     backoff = 0.2
     while True:

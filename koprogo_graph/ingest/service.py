@@ -37,7 +37,10 @@ class Ingestor:
         options: IngestOptions | None = None,
         live_queue_size: int = 1_000,
     ) -> None:
-        assert settings.mqtt is not None, "ingestion needs MQTT_URL"
+        if settings.mqtt is None or settings.database_url is None:
+            raise ValueError("ingestion needs MQTT_URL and the database's URL")
+        self.mqtt = settings.mqtt
+        self.database_url = settings.database_url.get()
         self.settings = settings
         self.broadcast = broadcast
         self.listeners = list(listeners)
@@ -60,12 +63,10 @@ class Ingestor:
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self.registry.listen, self.settings.database_url.get())
+            tasks.start_soon(self.registry.listen, self.database_url)
             tasks.start_soon(self._publish_live)
             tasks.start_soon(self._run_listeners)
-            tasks.start_soon(
-                run_ingestor, self.settings.mqtt, self.pipeline, self._handoff, self.options
-            )
+            tasks.start_soon(run_ingestor, self.mqtt, self.pipeline, self._handoff, self.options)
 
     async def _handoff(self, stored: list[StoredReading]) -> None:
         """After a commit: live subscribers first (latency), then the listeners (backpressure)."""

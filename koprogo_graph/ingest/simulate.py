@@ -87,7 +87,7 @@ def make_fleet(
 ) -> list[SimulatedSensor]:
     """``count`` sensors cycling through water, electricity and temperature; the first ``leaks``
     water meters leak (a constant 12 L/h that never lets consumption reach zero)."""
-    fleet = []
+    fleet: list[SimulatedSensor] = []
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
         sensor = SimulatedSensor(organization_id, building_id, f"{prefix}-{i:05d}", kind)

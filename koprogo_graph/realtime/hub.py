@@ -46,7 +46,8 @@ class Queue(asyncio.Queue[Event | None]):
         dropped = self.get_nowait()
         assert dropped is not None  # the end-of-subscription mark is never offered
         # A dropped resync carries its own, earlier start of the gap.
-        since = resync_since(dropped.message) or getattr(dropped, "received_at", time.time())
+        received: float = getattr(dropped, "received_at", time.time())
+        since = resync_since(dropped.message) or received
         self.gap_since = since if self.gap_since is None else min(self.gap_since, since)
 
 
@@ -184,5 +185,6 @@ class Hub(Broadcast):
 @asynccontextmanager
 async def open_hub(url: str) -> AsyncIterator[Hub]:
     """The process's broadcast: Redis for ``redis://``, in-memory for ``memory://``."""
-    async with Hub(url) as hub:
+    hub = Hub(url)
+    async with hub:
         yield hub

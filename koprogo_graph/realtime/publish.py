@@ -5,6 +5,7 @@ stored, and a subscriber that misses an event catches up (``extensions.resync``)
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 async def publish_readings(broadcast: Any, readings: Sequence[StoredReading]) -> int:
     """One message per organization for a stored batch (each API process splits it by
     building for the dashboards of one building); how many readings could not be published."""
-    by_org: dict[object, list[ReadingEvent]] = defaultdict(list)
+    by_org: dict[uuid.UUID, list[ReadingEvent]] = defaultdict(list)
     for r in readings:
         by_org[r.organization_id].append(reading_event(r))
     failed = 0

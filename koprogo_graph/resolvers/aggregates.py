@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from ..domain.alerts import ManualReadingSource
 from ..domain.consumption import MAX_BUCKETS, Bucket, BucketWidth, FillMode, bucket_starts
@@ -146,7 +147,10 @@ class AggregateQuery:
             )
         tz = parse_timezone(timezone)
         _check_request(from_, to, bucket)
-        breakdown = any(f.name == "bySensor" for f in info.selected_fields[0].selections)
+        breakdown = any(
+            isinstance(f, SelectedField) and f.name == "bySensor"
+            for f in info.selected_fields[0].selections
+        )
         async with info.context.db.tenant(org) as con:
             meters = await sensors_store.meters_in_building(con, org, building, sensor_type.value)
             ids = [m.id for m in meters]

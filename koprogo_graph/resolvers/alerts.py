@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -49,7 +49,7 @@ MAX_EMAILS = 50
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _filters(info: Info, **given: object) -> dict:
+def _filters(info: Info, **given: Any) -> dict[str, Any]:
     f = {k: (v.value if hasattr(v, "value") else v) for k, v in given.items() if v is not None}
     if "building_id" in f:
         f["building_id"] = parse_optional_id(f["building_id"], "buildingId")

@@ -11,7 +11,7 @@ from ..domain.payload import RejectReason
 from ..domain.sensors import resolution_of
 from ..errors import BadUserInput
 from ..schema.context import Context
-from ..schema.pagination import Connection, decode_cursor, encode_cursor, page_size
+from ..schema.pagination import Connection, decode_cursor, encode_cursor, page_info, page_size
 from ..schema.readings import Reading, RejectedMessage
 from ..store import readings as store
 from ..store import rejections as rejections_store
@@ -32,7 +32,9 @@ def check_range(start: datetime, end: datetime) -> None:
         raise BadUserInput("from", "must be before 'to'")
 
 
-_EMPTY: Connection[Reading] = Connection.of([], limit=0, total=0, after=None, cursor=str, node=str)
+_EMPTY: Connection[Reading] = Connection(
+    total_count=0, edges=[], page_info=page_info(0, 0, [], None)
+)
 
 
 @strawberry.type

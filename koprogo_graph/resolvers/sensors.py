@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -158,7 +159,7 @@ def _changes(data: UpdateSensorInput) -> dict[str, Any]:
     for key, value in given.items():
         if value is None and key not in nullable:
             raise BadUserInput(_camel(key), "must not be null")
-    checks = {
+    checks: dict[str, Callable[[Any], Any]] = {
         "building_id": lambda v: parse_id(v, "buildingId"),
         "unit_id": lambda v: parse_optional_id(v, "unitId"),
         "device_id": domain.check_device_id,
@@ -260,6 +261,8 @@ class SensorMutation:
                 ) from None
             except store.BuildingNotOwned:
                 raise NotFound("Building", field="buildingId") from None
+            if row is None:  # locked above: cannot happen, but never answer with nothing
+                raise NotFound("Sensor")
             if row.reading_kind != before.reading_kind:
                 await store.reclassify(con, sensor_id)
         if row.status != before.status:
@@ -320,6 +323,8 @@ class SensorMutation:
             rules = current.alert_rules or {}
             given = _rules(input, rules.get("threshold_min"), rules.get("threshold_max"))
             row = await store.merge_alert_rules(con, org, sensor_id, given)
+        if row is None:
+            raise NotFound("Sensor")
         return Sensor.from_row(row)
 
 

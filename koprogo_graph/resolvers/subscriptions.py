@@ -28,6 +28,7 @@ import strawberry
 
 from ..domain.alerts import AlertSeverity
 from ..realtime.events import (
+    Event,
     alert_event,
     alert_of,
     alerts_channel,
@@ -58,7 +59,7 @@ Info = strawberry.Info[Context, None]
 CATCH_UP_LIMIT = 1_000
 CATCH_UP_SECONDS = 10.0  # longer, and the client is told to re-query instead
 
-CatchUp = Callable[[datetime], AsyncIterator[dict]]
+CatchUp = Callable[[datetime], AsyncIterator[Event]]
 
 
 async def _events(
@@ -67,12 +68,14 @@ async def _events(
     key: uuid.UUID | None = None,
     split: Split | None = None,
     catch_up: CatchUp | None = None,
-) -> AsyncIterator[dict]:
+) -> AsyncIterator[Event]:
     """Decoded events of the viewer's organization channel (with ``key``: their part for it).
     After a gap, ``catch_up(since)`` gives the events that may have been missed, when the gap
     says since when; otherwise the next result is marked for the client."""
     context: Context = info.context
     channel = channel_of(context.viewer.org())
+    if context.broadcast is None:
+        raise RuntimeError("live subscriptions need the app's broadcast")
     async with context.broadcast.subscribe(
         channel, key=str(key) if key else None, split=split
     ) as subscriber:
@@ -112,7 +115,7 @@ def _from_database(
     answer, or there is more than it sends, the client is told instead."""
     table, changed_at = _CHANGES[kind]
 
-    async def catch_up(since: datetime) -> AsyncIterator[dict]:
+    async def catch_up(since: datetime) -> AsyncIterator[Event]:
         context: Context = info.context
         org = context.viewer.org()
         read = partial(_read_changes, context, table, changed_at, org, since, building)
@@ -168,7 +171,9 @@ class LiveSubscription:
         # A building's subscription takes only its building's part of each batch.
         split = split_readings_by_building if building else None
         async for event in _events(info, readings_channel, building, split):
-            for r in event.get("readings", ()):
+            if event["kind"] != "readings":
+                continue
+            for r in event["readings"]:
                 if sensors is not None and r["sensorId"] not in sensors:
                     continue
                 yield Reading.from_event(r)

@@ -17,10 +17,9 @@ from ..errors import Unauthenticated
 from .loaders import sensor_loader
 
 if TYPE_CHECKING:
-    from broadcaster import Broadcast
-
     from ..config import Settings
     from ..domain.ratelimit import RateLimiter
+    from ..realtime.hub import Hub
     from ..realtime.shared import SharedStreams
     from ..store.db import Database
 
@@ -38,7 +37,7 @@ class Context:
     request: Request | WebSocket | None  # None: a shared live stream's own context
     db: Database
     settings: Settings
-    broadcast: Broadcast | None = None
+    broadcast: Hub | None = None
     live: SharedStreams | None = None
     connection_params: dict[str, Any] | None = None
     limiter: RateLimiter | None = None  # requests per viewer (the app's; see api/limits.py)

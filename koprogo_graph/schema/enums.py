@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
 
 from ..auth import Role
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 # What each enum and each of its values means, for partners reading the schema.
-ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
+ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
     SensorType: (
         None,
         "What a sensor measures.",
@@ -194,7 +196,7 @@ ENUMS: dict[type, tuple[str | None, str, dict[str, str]]] = {
 }
 
 
-def _describe(enum: type, name: str | None, description: str, values: dict[str, str]) -> None:
+def _describe(enum: type[Enum], name: str | None, description: str, values: dict[str, str]) -> None:
     strawberry.enum(enum, name=name, description=description)
     # Strawberry keeps the enum's definition on the class; its values carry descriptions.
     for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 if TYPE_CHECKING:
+    from ..realtime.events import ReadingEvent
     from .sensors import Sensor
 
 from ..domain.payload import RejectReason
@@ -64,7 +65,7 @@ class Reading:
         )
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Reading:
+    def from_event(cls, event: ReadingEvent) -> Reading:
         """From a live ReadingEvent, without a database round trip."""
         return cls(
             sensor_id=strawberry.ID(event["sensorId"]),

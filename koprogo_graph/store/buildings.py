@@ -79,6 +79,7 @@ async def update(
 async def timezone_of(
     con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID
 ) -> str | None:
-    return await con.fetchval(
+    result: str | None = await con.fetchval(
         "SELECT timezone FROM buildings WHERE organization_id = $1 AND id = $2", org, building_id
     )
+    return result

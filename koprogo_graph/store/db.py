@@ -71,7 +71,8 @@ class Database:
         """True when the database answers a trivial query within two seconds."""
         try:
             async with self.api_pool.acquire(timeout=2) as con:
-                return await con.fetchval("SELECT 1", timeout=2) == 1
+                answer: int = await con.fetchval("SELECT 1", timeout=2)
+                return answer == 1
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False
 

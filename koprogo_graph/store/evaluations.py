@@ -30,11 +30,12 @@ async def record(con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, dateti
     if not keys:
         return None
     sensors, stamps = zip(*keys, strict=True)
-    return await con.fetchval(
+    result: int | None = await con.fetchval(
         "INSERT INTO pending_evaluations (sensor_ids, timestamps) VALUES ($1, $2) RETURNING id",
         list(sensors),
         list(stamps),
     )
+    return result
 
 
 async def claim(con: asyncpg.Connection, ids: Sequence[int]) -> set[int]:

@@ -38,7 +38,7 @@ async def record(
 async def in_range(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, start: datetime, end: datetime
 ) -> list[asyncpg.Record]:
-    return await con.fetch(
+    result: list[asyncpg.Record] = await con.fetch(
         "SELECT * FROM manual_readings WHERE organization_id = $1 AND sensor_id = $2 "
         "AND read_at >= $3 AND read_at < $4 ORDER BY read_at",
         org,
@@ -46,6 +46,7 @@ async def in_range(
         start,
         end,
     )
+    return result
 
 
 async def iot_consumption_between(
@@ -53,7 +54,7 @@ async def iot_consumption_between(
 ) -> float | None:
     """Consumption over (first, last] by the exact rule, the last reading at or before ``first``
     being the baseline."""
-    return await con.fetchval(
+    result: float | None = await con.fetchval(
         """WITH pts AS (
                (SELECT ts, value, coalesce(glitch_baseline, value) AS baseline FROM readings
                 WHERE organization_id = $1 AND sensor_id = $2 AND ts <= $3
@@ -69,3 +70,4 @@ async def iot_consumption_between(
         first,
         last,
     )
+    return result

@@ -73,7 +73,7 @@ async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert")
 
 async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Record]:
     """Due deliveries with their alert, sensor and settings, locked so one sender handles each."""
-    return await con.fetch(
+    result: list[asyncpg.Record] = await con.fetch(
         """SELECT o.id AS outbox_id, o.channel, o.kind, o.attempts, a.*, s.device_id, s.location AS sensor_location,
                   n.emails, n.webhook_url, n.webhook_secret
            FROM notification_outbox o
@@ -86,6 +86,7 @@ async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Re
            LIMIT $1""",
         limit,
     )
+    return result
 
 
 async def mark_sent(

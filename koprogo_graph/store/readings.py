@@ -71,7 +71,8 @@ async def insert_batch(con: asyncpg.Connection, rows: Sequence[ReadingRow]) -> l
         sorted({r.sensor_id for r in rows}),
     )
     columns = list(zip(*rows, strict=True))
-    return await con.fetch(_INSERT, *columns)
+    result: list[asyncpg.Record] = await con.fetch(_INSERT, *columns)
+    return result
 
 
 async def touch_sensors(con: asyncpg.Connection, rows: Sequence[ReadingRow]) -> None:
@@ -89,7 +90,7 @@ async def touch_sensors(con: asyncpg.Connection, rows: Sequence[ReadingRow]) -> 
 async def count_range(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, start: datetime, end: datetime
 ) -> int:
-    return await con.fetchval(
+    result: int = await con.fetchval(
         "SELECT count(*) FROM readings WHERE organization_id = $1 AND sensor_id = $2 "
         "AND ts >= $3 AND ts < $4",
         org,
@@ -97,6 +98,7 @@ async def count_range(
         start,
         end,
     )
+    return result
 
 
 async def page(
@@ -110,7 +112,7 @@ async def page(
     after: datetime | None = None,
 ) -> list[asyncpg.Record]:
     """Readings of one sensor in [start, end), oldest first, strictly after ``after``."""
-    return await con.fetch(
+    result: list[asyncpg.Record] = await con.fetch(
         "SELECT * FROM readings WHERE organization_id = $1 AND sensor_id = $2 "
         "AND ts >= $3 AND ts < $4 AND ($5::timestamptz IS NULL OR ts > $5) "
         "ORDER BY ts LIMIT $6",
@@ -121,3 +123,4 @@ async def page(
         after,
         limit,
     )
+    return result

@@ -65,8 +65,9 @@ async def insert(
 
 async def latest(con: asyncpg.Connection, org: uuid.UUID, limit: int) -> list[asyncpg.Record]:
     """The organization's most recent rejections, newest first."""
-    return await con.fetch(
+    result: list[asyncpg.Record] = await con.fetch(
         "SELECT * FROM rejected_messages WHERE organization_id = $1 ORDER BY id DESC LIMIT $2",
         org,
         limit,
     )
+    return result

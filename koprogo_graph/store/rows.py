@@ -11,8 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from functools import cache
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 __all__ = ["AlertRow", "DeliveryRow", "SensorRow", "camel", "from_record", "from_wire", "to_wire"]
 
@@ -101,7 +100,7 @@ class DeliveryRow:
 
 def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
     """``cls`` from a database record holding (at least) its columns."""
-    return cls(**{name: record[name] for name in _names(cls)})
+    return cls(**{name: record[name] for name, *_ in _codecs(cls)})
 
 
 def camel(name: str) -> str:
@@ -138,23 +137,23 @@ _CODECS: dict[Any, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 }
 
 
-@cache
-def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+Codec = tuple[str, str, Callable[[Any], Any], Callable[[Any], Any]]
+_codecs_by_class: dict[type[Any], tuple[Codec, ...]] = {}
 
 
-@cache
-def _codecs(
-    cls: type,
-) -> tuple[tuple[str, str, Callable[[Any], Any], Callable[[Any], Any]], ...]:
-    hints = get_type_hints(cls)
-    codecs = []
-    for name in _names(cls):
-        declared = [
-            t for t in getattr(hints[name], "__args__", (hints[name],)) if t is not type(None)
-        ]
-        encode, decode = next(
-            (_CODECS[t] for t in declared if t in _CODECS), (_identity, _identity)
-        )
-        codecs.append((name, camel(name), encode, decode))
-    return tuple(codecs)
+def _codecs(cls: type[Any]) -> tuple[Codec, ...]:
+    """Per field of a row class: (name, wire key, encode, decode), by the field's type."""
+    found = _codecs_by_class.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        codecs = []
+        for f in fields(cls):
+            declared = [
+                t for t in get_args(hints[f.name]) or (hints[f.name],) if t is not type(None)
+            ]
+            encode, decode = next(
+                (_CODECS[t] for t in declared if t in _CODECS), (_identity, _identity)
+            )
+            codecs.append((f.name, camel(f.name), encode, decode))
+        found = _codecs_by_class[cls] = tuple(codecs)
+    return found

@@ -244,7 +244,7 @@ async def merge_alert_rules(
 
 
 async def delete(con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID) -> bool:
-    status = await con.execute(
+    status: str = await con.execute(
         "DELETE FROM sensors WHERE organization_id = $1 AND id = $2", org, sensor_id
     )
     return status == "DELETE 1"

@@ -188,3 +188,22 @@ def test_the_command_line_says_why_it_will_not_run_embedded_as_root(tmp_path):
     assert done.returncode == 2
     assert "runs as root" in done.stderr
     assert not any(tmp_path.iterdir())  # nothing was created
+
+
+def test_defaults_are_the_settings_declared_ones_and_the_demo_checks_leaks_sooner():
+    settings = Settings.from_env(BASE)
+    declared = Settings.__dataclass_fields__
+    for name in ("offline_check_seconds", "leak_check_seconds", "reminder_seconds", "rate_limit"):
+        assert getattr(settings, name) == declared[name].default
+    assert Settings.from_env(BASE, demo=True).leak_check_seconds == 15.0
+    explicit = {**BASE, "KOPROGO_LEAK_CHECK_SECONDS": "120"}
+    assert Settings.from_env(explicit, demo=True).leak_check_seconds == 120.0
+
+
+def test_the_log_level_is_checked():
+    from koprogo_graph.config import log_level
+
+    assert log_level({}) == "INFO"
+    assert log_level({"KOPROGO_LOG_LEVEL": "DEBUG"}) == "DEBUG"
+    with pytest.raises(ConfigError, match="KOPROGO_LOG_LEVEL"):
+        log_level({"KOPROGO_LOG_LEVEL": "LOUD"})

@@ -152,3 +152,13 @@ def test_sql_lives_in_the_store():
         if not name.startswith("koprogo_graph.store") and talking.search(path.read_text())
     ]
     assert outside == []
+
+
+def test_only_config_reads_the_environment():
+    reading = re.compile(r"\bos\.environ\b|\bos\.getenv\(|\bgetenv\(")
+    outside = [
+        str(path.relative_to(PACKAGE))
+        for name, path in modules().items()
+        if name != "koprogo_graph.config" and reading.search(path.read_text())
+    ]
+    assert outside == []
