@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
-from broadcaster import Broadcast
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,7 +26,7 @@ from .api.websockets import ConnectionCounter
 from .config import Secret, Settings
 from .domain.ratelimit import RateLimiter
 from .notify.sender import NotificationSender
-from .realtime.hub import open_hub
+from .realtime.hub import Hub, open_hub
 from .realtime.shared import SharedStreams
 from .store.db import Database, open_database
 from .store.migrate import apply_migrations
@@ -44,7 +43,7 @@ BackgroundService = Callable[[], Coroutine[Any, Any, None]]
 
 
 def _background_services(
-    settings: Settings, db: Database, broadcast: Broadcast
+    settings: Settings, db: Database, broadcast: Hub
 ) -> list[BackgroundService]:
     """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
     engine = AlertEngine(db, broadcast)
@@ -70,7 +69,7 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return await stack.enter_async_context(embedded_postgres_async(data_dir / "postgres"))
 
 
-ExtraServices = Callable[[Settings, Database, Broadcast], list[BackgroundService]]
+ExtraServices = Callable[[Settings, Database, Hub], list[BackgroundService]]
 
 
 def create_app(

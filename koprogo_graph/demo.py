@@ -18,10 +18,10 @@ from typing import Any
 
 import aiomqtt
 import jwt
-from broadcaster import Broadcast
 
 from .config import MqttSettings, Settings
 from .ingest.simulate import SimulatedSensor, make_fleet, provision, run_simulation
+from .realtime.hub import Hub
 from .store.db import Database
 
 __all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services"]
@@ -67,10 +67,10 @@ Try:
 
 def demo_services(
     sensors: int, rate: float
-) -> Callable[[Settings, Database, Broadcast], list[BackgroundService]]:
+) -> Callable[[Settings, Database, Hub], list[BackgroundService]]:
     """Background services for create_app: provision, replay a leaking day, then simulate."""
 
-    def make(settings: Settings, db: Database, broadcast: Broadcast) -> list[BackgroundService]:
+    def make(settings: Settings, db: Database, broadcast: Hub) -> list[BackgroundService]:
         mqtt, database_url = settings.mqtt, settings.database_url
         if mqtt is None or database_url is None:
             raise RuntimeError("the demo needs ingestion (MQTT) and a database")

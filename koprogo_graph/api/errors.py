@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from graphql import ArgumentNode, DocumentNode, GraphQLError, Node, ObjectFieldNode, visit
 from graphql.language import Visitor
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 __all__ = ["ErrorCodes", "is_expected"]
@@ -65,36 +67,69 @@ def _field_name(error: GraphQLError, document: DocumentNode | None) -> str | Non
     return None
 
 
-class ErrorCodes(MaskErrors):
-    """Schema extension: code every error, mask the unexpected ones."""
+class ErrorCodes(SchemaExtension):
+    """Schema extension: code every error, mask the unexpected ones (what Strawberry's
+    MaskErrors does, through the extension hooks only, so that no private method of it is
+    overridden)."""
 
     def __init__(self) -> None:
-        super().__init__(
-            should_mask_error=lambda e: not is_expected(e), error_message="Internal error"
-        )
+        self._stream_result_processed = False
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
-        return masked
+    def on_operation(self) -> Iterator[None]:
+        self._stream_result_processed = False
+        yield
+        # A streamed operation's results were coded one by one, before each was sent.
+        if self._stream_result_processed:
+            return
+        result = self.execution_context.result
+        self._code_result(getattr(result, "initial_result", None) or result)
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._stream_result_processed = True
+        self._code_result(result)
+        for part in (
+            getattr(result, "incremental", None) or (),
+            getattr(result, "completed", None) or (),
+        ):
+            for item in part:
+                self._code_result(item)
+        yield None
+
+    def _code_result(self, result: Any) -> None:
+        # An attribute lookup, not a runtime Protocol check (paid for each live event).
+        if errors := getattr(result, "errors", None):
+            result.errors = self.coded(errors)
+
+    def coded(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        """Each error with its code (and the field it is about, when we can tell); the
+        unexpected ones masked."""
         document = getattr(self.execution_context, "graphql_document", None)
+        out = []
         for error in errors:
+            if not is_expected(error):
+                out.append(_masked(error))
+                continue
             if isinstance(error.original_error, InvalidOperationTypeError):
                 error.message = (
                     f"{error.original_error.operation_type.value} operations are not served "
                     "here: subscriptions over websockets, queries and mutations over HTTP"
                 )
-            if is_expected(error) and "code" not in (error.extensions or {}):
+            if "code" not in (error.extensions or {}):
                 extensions = {"code": "BAD_USER_INPUT"}
                 if field := _field_name(error, document):
                     extensions["field"] = field
                 error.extensions = extensions
-        return super()._process_errors(errors)
+            out.append(error)
+        return out
 
-    def _process_result(self, result: object) -> None:
-        # MaskErrors tests every result against a runtime Protocol (slow, and paid for each
-        # live event); an attribute lookup tells the same.
-        if errors := getattr(result, "errors", None):
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
+def _masked(error: GraphQLError) -> GraphQLError:
+    return GraphQLError(
+        message="Internal error",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": "INTERNAL"},
+    )

@@ -31,6 +31,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, Executor)  # graphql-core copies with type(self)
+        # private-api: graphql-core 3.3 gives every per-event copy the one subfield memo, which
+        # grows forever, and has no public way to give each its own;
+        # tests/unit/test_live_memory.py fails without this line.
         executor._relevant_sub_fields = {}
         if self._plan is _UNPLANNED:
             self._plan = plan_event(self.schema, self.operation, self.middleware_manager)

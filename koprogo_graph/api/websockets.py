@@ -59,6 +59,10 @@ def _has_type(message: Any) -> bool:
     return isinstance(message, dict) and isinstance(message.get("type"), str)
 
 
+# private-api: Strawberry's legacy-protocol handler is not a documented extension point; its
+# message hooks are where malformed messages and the init timeout are handled (Strawberry
+# has no public setting for either); tests/integration/test_security.py (the legacy protocol
+# tests) proves it.
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """The ``graphql-ws`` protocol with an initialisation timeout and clean refusals."""
 

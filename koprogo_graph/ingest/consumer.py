@@ -74,6 +74,9 @@ def _client(mqtt: MqttSettings, options: IngestOptions) -> aiomqtt.Client:
         **session,
     )
     # Before connecting: a resumed session's redeliveries arrive right after CONNACK.
+    # private-api: aiomqtt has no manual acknowledgement, and a message is acknowledged only
+    # once its reading is committed (SPEC §8b); tests/integration/test_ingest_faults.py
+    # (killing the ingestor with messages in flight loses nothing) proves it.
     client._client.manual_ack_set(True)
     return client
 
@@ -149,6 +152,7 @@ async def _process(
     committed = time.monotonic()
     for m in batch:
         if m.qos > 0:
+            # private-api: as manual_ack_set above; tests/integration/test_ingest_faults.py
             client._client.ack(m.mid, m.qos)
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
     for item in incoming:

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Sequence
 
 import anyio
-from broadcaster import Broadcast
 
 from ..config import Settings
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
+from ..realtime.hub import Hub
 from ..realtime.publish import publish_readings
 from ..store.db import Database
 from . import metrics
@@ -31,7 +31,7 @@ class Ingestor:
         self,
         settings: Settings,
         db: Database,
-        broadcast: Broadcast,
+        broadcast: Hub,
         listeners: Sequence[ReadingListener] = (),
         *,
         options: IngestOptions | None = None,

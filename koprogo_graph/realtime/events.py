@@ -13,11 +13,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar
 
-from broadcaster import Event as BroadcastEvent
-
 from ..domain.readings import StoredReading
 from ..domain.sensors import clean
 from ..store.rows import AlertRow, SensorRow, from_wire, to_wire
+from .transport import Message
 
 R = TypeVar("R")
 
@@ -204,16 +203,16 @@ def decode_event(message: str) -> Event:
     return event  # type: ignore[return-value]
 
 
-def decoded(event: BroadcastEvent) -> Event:
+def decoded(event: Message) -> Event:
     """The event a broadcast message carries, decoded once however many subscribers read it.
     ValueError when the message is not one of ours."""
-    cached = getattr(event, "decoded", None)
-    if cached is None:
-        cached = event.decoded = decode_event(event.message)  # type: ignore[attr-defined]
+    if event.decoded is None:
+        event.decoded = decode_event(event.message)
+    cached: Event = event.decoded
     return cached
 
 
-def split_readings_by_building(event: BroadcastEvent) -> dict[str, BroadcastEvent] | None:
+def split_readings_by_building(event: Message) -> dict[str, Message] | None:
     """An organization's readings batch as one event per building (see realtime/hub.py); None
     for anything else, which concerns every building (a resync)."""
     try:
@@ -228,7 +227,7 @@ def split_readings_by_building(event: BroadcastEvent) -> dict[str, BroadcastEven
         by_building.setdefault(reading["buildingId"], []).append(reading)
     parts = {}
     for building, readings in by_building.items():
-        part = BroadcastEvent(channel=event.channel, message="")
-        part.decoded = ReadingsEvent(kind="readings", readings=readings)  # type: ignore[attr-defined]
-        parts[building] = part
+        parts[building] = Message(
+            event.channel, "", decoded=ReadingsEvent(kind="readings", readings=readings)
+        )
     return parts

@@ -1,4 +1,5 @@
-"""broadcaster's Broadcast with bounded subscriber queues and in-process routing by key.
+"""The process's live-event hub: one backend subscription per channel, bounded subscriber
+queues and in-process routing by key.
 
 * One backend (Redis) subscription per channel per process, whatever the number of subscribers.
 * A slow subscriber loses its own oldest events (counted) and never slows the listener, the
@@ -15,26 +16,24 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-
-from broadcaster import Broadcast, Event
-from broadcaster._base import Subscriber
 
 from .events import resync_message, resync_since
 from .metrics import CHANNELS, DROPPED
 from .redis_backend import ResilientRedisBackend
+from .transport import Backend, MemoryBackend, Message
 
-__all__ = ["Hub", "Split", "open_hub"]
+__all__ = ["Hub", "Split", "Subscriber", "open_hub"]
 
 log = logging.getLogger(__name__)
 
 # Splits an event into its parts by key; None: the event concerns every key (a resync, say).
-Split = Callable[[Event], Mapping[str, Event] | None]
+Split = Callable[[Message], Mapping[str, Message] | None]
 
 
-class Queue(asyncio.Queue[Event | None]):
+class Queue(asyncio.Queue[Message]):
     """A subscriber's bounded queue. Once it lost events to make room, ``gap_since`` says when
     the first of them had been received (wall clock): events from then on may be missing."""
 
@@ -44,34 +43,33 @@ class Queue(asyncio.Queue[Event | None]):
 
     def drop_oldest(self) -> None:
         dropped = self.get_nowait()
-        assert dropped is not None  # the end-of-subscription mark is never offered
         # A dropped resync carries its own, earlier start of the gap.
-        received: float = getattr(dropped, "received_at", time.time())
-        since = resync_since(dropped.message) or received
+        since = resync_since(dropped.message) or dropped.received_at or time.time()
         self.gap_since = since if self.gap_since is None else min(self.gap_since, since)
 
 
-class _Subscriber(Subscriber):
-    """Reads a resync event first when its queue lost events: the events after it follow a gap."""
+class Subscriber:
+    """Reads a channel's messages in order; a resync first when its queue lost messages (the
+    messages after it follow a gap)."""
 
     def __init__(self, queue: Queue, channel: str) -> None:
-        super().__init__(queue)
+        self._queue = queue
         self.channel = channel
-        self._held: Event | None = None
+        self._held: Message | None = None
 
-    async def get(self) -> Event:
+    async def get(self) -> Message:
         if self._held is not None:
-            event, self._held = self._held, None
-            return event
-        queue: Queue = self._queue  # type: ignore[assignment]
+            message, self._held = self._held, None
+            return message
+        queue = self._queue
         if queue.gap_since is None:
-            event = await super().get()
+            message = await queue.get()
             if queue.gap_since is None:
-                return event
-            # The queue overflowed between the wake-up and this read: ``event`` follows a gap.
-            self._held = event
+                return message
+            # The queue overflowed between the wake-up and this read: ``message`` follows a gap.
+            self._held = message
         since, queue.gap_since = queue.gap_since, None
-        return Event(channel=self.channel, message=resync_message(since))
+        return Message(self.channel, resync_message(since))
 
 
 @dataclass(eq=False)
@@ -86,35 +84,54 @@ class _Channel:
         return not self.everything and not self.by_key
 
 
-class Hub(Broadcast):
-    """One backend subscription per channel, fanned out in-process to bounded queues."""
+class Hub:
+    """One backend subscription per channel, fanned out in-process to bounded queues. Use it as
+    an async context manager (the app's lifespan owns it)."""
 
     def __init__(self, url: str, *, queue_size: int = 1_000, **redis_options: float) -> None:
-        """``redis_options``: ResilientRedisBackend's (liveness timings), for a Redis URL."""
+        """``url``: ``redis://`` (or ``rediss://``) across replicas, ``memory://`` within this
+        process; ``redis_options``: ResilientRedisBackend's (liveness timings)."""
         scheme = urlsplit(url).scheme
+        self._backend: Backend
         if scheme in ("redis", "rediss"):
-            super().__init__(backend=ResilientRedisBackend(url, **redis_options))
+            self._backend = ResilientRedisBackend(url, **redis_options)
+        elif scheme == "memory":
+            self._backend = MemoryBackend()
         else:
-            super().__init__(url)
+            raise ValueError(f"no live-event backend for {scheme}://")
         self.queue_size = queue_size
         self._channels: dict[str, _Channel] = {}
+        self._listener: asyncio.Task[None] | None = None
 
-    async def _listener(self) -> None:
-        # broadcaster starts this with a bare create_task and reads its result only at
-        # disconnect: if it died, every subscription would hang in silence. It must not die.
+    async def __aenter__(self) -> Hub:
+        await self._backend.connect()
+        self._listener = asyncio.create_task(self._listen(), name="live-event hub")
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._listener
+        await self._backend.disconnect()
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self._backend.publish(channel, message)
+
+    async def _listen(self) -> None:
+        # If this died, every subscription would hang in silence: it must not die.
         while True:
             try:
-                event = await self._backend.next_published()
-                self._route(event)
+                self._route(await self._backend.next_published())
             except Exception:
-                log.exception("broadcast listener failed; retrying")
+                log.exception("live-event listener failed; retrying")
                 await asyncio.sleep(1.0)
 
-    def _route(self, event: Event) -> None:
+    def _route(self, event: Message) -> None:
         channel = self._channels.get(event.channel)
         if channel is None:
             return
-        event.received_at = received_at = time.time()  # type: ignore[attr-defined]
+        event.received_at = received_at = time.time()
         for queue in channel.everything:
             self._offer(queue, event)
         if not channel.by_key:
@@ -126,12 +143,12 @@ class Hub(Broadcast):
                     self._offer(queue, event)
             return
         for key, part in parts.items():
-            part.received_at = received_at  # type: ignore[attr-defined]
+            part.received_at = received_at
             for queue in channel.by_key.get(key, ()):
                 self._offer(queue, part)
 
     @staticmethod
-    def _offer(queue: Queue, event: Event) -> None:
+    def _offer(queue: Queue, event: Message) -> None:
         if queue.full():
             queue.drop_oldest()
             DROPPED.inc()
@@ -167,7 +184,7 @@ class Hub(Broadcast):
                 if not route.subscribed:  # the first one was cancelled meanwhile: our turn
                     await self._backend.subscribe(channel)
                     route.subscribed = True
-            yield _Subscriber(queue, channel)
+            yield Subscriber(queue, channel)
         finally:
             if key is None:
                 route.everything.discard(queue)

@@ -1,8 +1,8 @@
-"""A broadcaster backend for Redis that survives Redis restarts (SPEC §8b).
+"""The live-event backend for Redis, which survives Redis restarts (SPEC §8b).
 
-broadcaster 0.3.1's own Redis backend starts listening before the first subscription is
-registered (with redis-py 8 it then waits forever) and never reconnects (encode/broadcaster#144).
-This one keeps broadcaster's backend interface and:
+(broadcaster 0.3.1's Redis backend, used before, started listening before the first subscription
+was registered, with redis-py 8 then waiting forever, and never reconnected:
+encode/broadcaster#144.) This one implements ``transport.Backend`` and:
 
 * waits for a first subscription before reading, and reads with a timeout so that a channel
   subscribed later is picked up;
@@ -27,8 +27,6 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import redis.asyncio as aioredis
-from broadcaster import Event
-from broadcaster._backends.base import BroadcastBackend
 from prometheus_client import Counter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -36,6 +34,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .events import resync_message
+from .transport import Message
 
 __all__ = ["ResilientRedisBackend"]
 
@@ -59,7 +58,7 @@ async def _keeping_cancellation() -> AsyncIterator[None]:
         raise asyncio.CancelledError
 
 
-class ResilientRedisBackend(BroadcastBackend):
+class ResilientRedisBackend:
     def __init__(
         self,
         url: str,
@@ -84,7 +83,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._announcer: asyncio.Task[None] | None = None
         self._channels: set[str] = set()
         self._has_channels = asyncio.Event()
-        self._pending: deque[Event] = deque()
+        self._pending: deque[Message] = deque()
         self._publisher: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._broken = False  # a subscribe failed: the reader must reconnect and resubscribe
@@ -198,7 +197,7 @@ class ResilientRedisBackend(BroadcastBackend):
             except _LOST:
                 backoff = min(backoff * 2, self._max_backoff)
 
-    async def next_published(self) -> Event:
+    async def next_published(self) -> Message:
         while True:
             if self._pending:
                 return self._pending.popleft()
@@ -221,7 +220,7 @@ class ResilientRedisBackend(BroadcastBackend):
             if message.get("type") == "message":
                 data = message["data"]
                 channel = message["channel"]
-                return Event(
+                return Message(
                     channel=channel.decode() if isinstance(channel, bytes) else channel,
                     message=data.decode() if isinstance(data, bytes) else data,
                 )
@@ -262,4 +261,4 @@ class ResilientRedisBackend(BroadcastBackend):
         RECONNECTS.inc()
         log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
         resync = resync_message(heard_until)
-        self._pending.extend(Event(channel=c, message=resync) for c in self._channels)  # [3]
+        self._pending.extend(Message(channel=c, message=resync) for c in self._channels)  # [3]

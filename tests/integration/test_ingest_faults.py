@@ -19,9 +19,9 @@ import asyncpg
 import httpx
 import pytest
 
-from koprogo_graph.store.migrate import apply_migrations
 from koprogo_graph.store import sensors as sensors_store
 from koprogo_graph.store.db import open_database
+from koprogo_graph.store.migrate import apply_migrations
 
 from .conftest import JWT_SECRET
 from .processes import PrivateMosquitto, PrivatePostgres, ServiceProcess

@@ -162,3 +162,24 @@ def test_only_config_reads_the_environment():
         if name != "koprogo_graph.config" and reading.search(path.read_text())
     ]
     assert outside == []
+
+
+def test_every_private_api_use_says_why_and_names_its_test():
+    """SPEC §3: a dependency's private API only where no public one exists, marked with why
+    and the test that proves it (and that dependency capped in pyproject.toml)."""
+    root = PACKAGE.parent
+    marks = [
+        (path, line)
+        for path in PACKAGE.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if "# private-api:" in line
+    ]
+    assert marks, "the known uses are marked"
+    for path, line in marks:
+        text = path.read_text()
+        start = text.index(line)
+        comment = " ".join(
+            part.strip().lstrip("#").strip() for part in text[start:].splitlines()[:4]
+        )
+        named = re.findall(r"tests/[\w/]+\.py", comment)
+        assert named and all((root / t).exists() for t in named), f"{path}: {line.strip()}"
