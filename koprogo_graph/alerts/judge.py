@@ -13,20 +13,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..domain.alert_rules import (
-    HISTORY_DEPTH,
+    READING_RULES,
     AlertRules,
     Clear,
     Raise,
-    battery_rule,
+    ReadingFacts,
     flow_per_hour,
-    glitch_rule,
     leak_rule,
     night_leak_rule,
     offline_rule,
-    poor_run_rule,
-    robust_anomaly,
     stuck_rule,
-    threshold_rule,
 )
 from ..domain.alerts import AlertType
 from ..domain.consumption import Step
@@ -101,31 +97,30 @@ def judge_readings(
             step = steps.get((r.sensor_id, r.ts))
             if step is None:  # deleted meanwhile
                 continue
-            flow = flow_per_hour(step.used, step.previous_ts, r.ts)
-            threshold = None
-            if flow is not None:
-                threshold = threshold_rule(
-                    flow,
-                    rules,
-                    is_open=threshold_open,
-                    quantity="flow",
-                    unit=f"{unit}/h",
-                    decimals=decimals,
-                )
-            kind = Step.GLITCH if step.glitch else Step.INCREASE
-            faulty = glitch_rule(kind, step.baseline, r.value, unit)
+            tested = flow_per_hour(step.used, step.previous_ts, r.ts)
+            kind: Step | None = Step.GLITCH if step.glitch else Step.INCREASE
+            baseline = step.baseline
         else:
-            threshold = threshold_rule(
-                r.value, rules, is_open=threshold_open, unit=unit, decimals=decimals
-            )
-            faulty = None
-        add(threshold, r)
-        add(battery_rule(r.battery_level, rules), r)
-        add(faulty, r)
+            tested, kind, baseline = r.value, None, None
         if history is not None:
-            add(robust_anomaly(values[-HISTORY_DEPTH:], r.value, rules), r)
             qualities.append(r.quality)
-            add(poor_run_rule(qualities, rules), r)
+        facts = ReadingFacts(
+            value=r.value,
+            tested=tested,
+            meter=meter,
+            unit=unit,
+            decimals=decimals,
+            battery_level=r.battery_level,
+            step=kind,
+            baseline=baseline,
+            threshold_open=threshold_open,
+            history=values if history is not None else None,
+            qualities=qualities if history is not None else None,
+        )
+        for rule in READING_RULES:
+            assert rule.check is not None
+            add(rule.check(facts, rules), r)
+        if history is not None:
             values.append(r.value)
     return judged
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,11 +22,13 @@ from .sensors import SensorFieldError, SensorType
 
 __all__ = [
     "HISTORY_DEPTH",
+    "READING_RULES",
     "RULES",
     "SETTINGS",
     "AlertRules",
     "Clear",
     "Raise",
+    "ReadingFacts",
     "Rule",
     "Runs",
     "battery_rule",
@@ -167,50 +169,36 @@ class Runs(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingFacts:
+    """What a per-reading rule knows of one new reading (the alert engine gathers it)."""
+
+    value: float  # as stored (calibrated)
+    tested: float | None  # what thresholds test: a gauge's value, a meter's flow per hour
+    meter: bool
+    unit: str
+    decimals: int  # the sensor's resolution
+    battery_level: int | None
+    step: Step | None  # a meter reading as the consumption rule classified it
+    baseline: float | None  # the index a meter reading was compared with
+    threshold_open: bool  # a THRESHOLD_EXCEEDED alert of the sensor is unresolved
+    history: Sequence[float] | None  # the sensor's values before it (None: not read)
+    qualities: Sequence[str] | None  # its qualities up to and with it (None: not read)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
-    """An alert rule: what it raises, when it runs, which settings it reads and how many of
-    the sensor's earlier readings it needs."""
+    """An alert rule: what it raises, when it runs, which settings it reads, how many of the
+    sensor's earlier readings it needs, and (per reading) how it judges one."""
 
     name: str
     raises: AlertType
     runs: Runs
     settings: tuple[str, ...] = ()
     history: int = 0
+    check: Callable[[ReadingFacts, AlertRules], Verdict] | None = None  # Runs.READING only
 
 
 HISTORY_DEPTH = 200  # earlier readings the history rules look at
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "threshold",
-        AlertType.THRESHOLD_EXCEEDED,
-        Runs.READING,
-        ("threshold_min", "threshold_max", "pending_seconds", "hysteresis_percent"),
-    ),
-    Rule(
-        "battery",
-        AlertType.LOW_BATTERY,
-        Runs.READING,
-        ("battery_warning_percent", "battery_critical_percent"),
-    ),
-    Rule("glitch", AlertType.SENSOR_FAULTY, Runs.READING),
-    Rule(
-        "anomaly",
-        AlertType.ANOMALY_DETECTED,
-        Runs.READING,
-        ("anomaly_detection", "anomaly_threshold"),
-        HISTORY_DEPTH,
-    ),
-    Rule("poor_run", AlertType.SENSOR_FAULTY, Runs.READING, ("poor_readings_run",), HISTORY_DEPTH),
-    Rule("offline", AlertType.SENSOR_OFFLINE, Runs.CLOCK, ("offline_after_seconds",)),
-    Rule("stuck", AlertType.SENSOR_FAULTY, Runs.CLOCK, ("stuck_after_seconds",)),
-    Rule(
-        "leak",
-        AlertType.LEAK_DETECTED,
-        Runs.CLOCK,
-        ("leak_detection", "leak_window_hours", "leak_night_window"),
-    ),
-)
 
 
 def exact(value: float, decimals: int | None) -> Decimal:
@@ -453,3 +441,85 @@ def robust_anomaly(
             median,
         )
     return Clear(AlertType.ANOMALY_DETECTED)
+
+
+# The per-reading rules, as the engine runs them (a reading's facts, the sensor's settings).
+
+
+def _check_threshold(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    if facts.tested is None:  # a meter's first reading: no flow yet
+        return None
+    return threshold_rule(
+        facts.tested,
+        rules,
+        is_open=facts.threshold_open,
+        quantity="flow" if facts.meter else "value",
+        unit=f"{facts.unit}/h" if facts.meter else facts.unit,
+        decimals=facts.decimals,
+    )
+
+
+def _check_battery(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    return battery_rule(facts.battery_level, rules)
+
+
+def _check_glitch(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    if facts.step is None:
+        return None
+    return glitch_rule(facts.step, facts.baseline, facts.value, facts.unit)
+
+
+def _check_anomaly(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    if facts.history is None:
+        return None
+    return robust_anomaly(facts.history[-HISTORY_DEPTH:], facts.value, rules)
+
+
+def _check_poor_run(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    return None if facts.qualities is None else poor_run_rule(facts.qualities, rules)
+
+
+# Every alert rule, once: a per-reading rule here is run by the engine in this order; a clock
+# rule also needs its candidates read (store/rule_inputs.py) and judged (alerts/judge.py).
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "threshold",
+        AlertType.THRESHOLD_EXCEEDED,
+        Runs.READING,
+        ("threshold_min", "threshold_max", "pending_seconds", "hysteresis_percent"),
+        check=_check_threshold,
+    ),
+    Rule(
+        "battery",
+        AlertType.LOW_BATTERY,
+        Runs.READING,
+        ("battery_warning_percent", "battery_critical_percent"),
+        check=_check_battery,
+    ),
+    Rule("glitch", AlertType.SENSOR_FAULTY, Runs.READING, check=_check_glitch),
+    Rule(
+        "anomaly",
+        AlertType.ANOMALY_DETECTED,
+        Runs.READING,
+        ("anomaly_detection", "anomaly_threshold"),
+        HISTORY_DEPTH,
+        check=_check_anomaly,
+    ),
+    Rule(
+        "poor_run",
+        AlertType.SENSOR_FAULTY,
+        Runs.READING,
+        ("poor_readings_run",),
+        HISTORY_DEPTH,
+        check=_check_poor_run,
+    ),
+    Rule("offline", AlertType.SENSOR_OFFLINE, Runs.CLOCK, ("offline_after_seconds",)),
+    Rule("stuck", AlertType.SENSOR_FAULTY, Runs.CLOCK, ("stuck_after_seconds",)),
+    Rule(
+        "leak",
+        AlertType.LEAK_DETECTED,
+        Runs.CLOCK,
+        ("leak_detection", "leak_window_hours", "leak_night_window"),
+    ),
+)
+READING_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.runs is Runs.READING)

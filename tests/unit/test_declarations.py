@@ -54,3 +54,15 @@ def test_a_type_default_applies_unless_the_sensor_says_otherwise():
 def test_the_severity_order_is_the_declaration_order():
     assert [s.rank for s in AlertSeverity] == [0, 1, 2]
     assert AlertSeverity.CRITICAL.rank > AlertSeverity.WARNING.rank > AlertSeverity.INFO.rank
+
+
+def test_per_reading_rules_judge_and_clock_rules_are_the_watchdogs():
+    for rule in alert_rules.RULES:
+        assert (rule.check is not None) == (rule.runs is alert_rules.Runs.READING), rule.name
+    assert [r.name for r in alert_rules.READING_RULES] == [
+        "threshold",
+        "battery",
+        "glitch",
+        "anomaly",
+        "poor_run",
+    ]
