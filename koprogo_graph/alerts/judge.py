@@ -25,6 +25,7 @@ from ..domain.alert_rules import (
     stuck_rule,
 )
 from ..domain.alerts import AlertType
+from ..domain.arming import is_armed, parse_schedule
 from ..domain.consumption import Step
 from ..domain.readings import StoredReading
 from ..domain.sensors import ReadingKind, SensorStatus, resolution_of
@@ -83,6 +84,7 @@ def judge_readings(
     unit = sensor.unit_of_measure
     decimals = resolution_of(unit, sensor.resolution)
     judged: list[Judged] = []
+    schedule = parse_schedule(state.arming.schedule) if rules.intrusion_detection else []
 
     def add(verdict: Raise | Clear | None, reading: StoredReading) -> None:
         if verdict is not None:
@@ -116,6 +118,8 @@ def judge_readings(
             threshold_open=threshold_open,
             history=values if history is not None else None,
             qualities=qualities if history is not None else None,
+            armed=rules.intrusion_detection
+            and is_armed(r.ts, state.arming.armed, schedule, state.arming.timezone),
         )
         for rule in READING_RULES:
             assert rule.check is not None

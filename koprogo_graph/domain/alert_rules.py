@@ -36,6 +36,7 @@ __all__ = [
     "exact",
     "flow_per_hour",
     "glitch_rule",
+    "intrusion_rule",
     "leak_rule",
     "night_leak_rule",
     "offline_rule",
@@ -126,6 +127,11 @@ class AlertRules:
     poor_readings_run: int = setting(
         10, "POOR readings in a row that make SENSOR_FAULTY (default 10)."
     )
+    intrusion_detection: bool = setting(
+        False,
+        "Whether a reading of 1 while the building is armed raises INTRUSION_DETECTED "
+        "(default: on for INTRUSION sensors).",
+    )
 
     @classmethod
     def for_sensor(cls, sensor_type: str, stored: Mapping[str, Any] | None) -> AlertRules:
@@ -183,6 +189,7 @@ class ReadingFacts:
     threshold_open: bool  # a THRESHOLD_EXCEEDED alert of the sensor is unresolved
     history: Sequence[float] | None  # the sensor's values before it (None: not read)
     qualities: Sequence[str] | None  # its qualities up to and with it (None: not read)
+    armed: bool = False  # its building is armed at the reading's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +486,24 @@ def _check_poor_run(facts: ReadingFacts, rules: AlertRules) -> Verdict:
     return None if facts.qualities is None else poor_run_rule(facts.qualities, rules)
 
 
+def intrusion_rule(value: float, armed: bool, rules: AlertRules) -> Verdict:
+    """A detector that reads 1 (open, motion) while its building is armed. Never cleared by a
+    reading: a door closed again does not undo an intrusion; a person resolves it."""
+    if not rules.intrusion_detection or not armed or value < 1:
+        return None
+    return Raise(
+        AlertType.INTRUSION_DETECTED,
+        AlertSeverity.CRITICAL,
+        "opened or moved while the building was armed",
+        value,
+        1.0,
+    )
+
+
+def _check_intrusion(facts: ReadingFacts, rules: AlertRules) -> Verdict:
+    return intrusion_rule(facts.value, facts.armed, rules)
+
+
 # Every alert rule, once: a per-reading rule here is run by the engine in this order; a clock
 # rule also needs its candidates read (store/rule_inputs.py) and judged (alerts/judge.py).
 RULES: tuple[Rule, ...] = (
@@ -512,6 +537,13 @@ RULES: tuple[Rule, ...] = (
         ("poor_readings_run",),
         HISTORY_DEPTH,
         check=_check_poor_run,
+    ),
+    Rule(
+        "intrusion",
+        AlertType.INTRUSION_DETECTED,
+        Runs.READING,
+        ("intrusion_detection",),
+        check=_check_intrusion,
     ),
     Rule("offline", AlertType.SENSOR_OFFLINE, Runs.CLOCK, ("offline_after_seconds",)),
     Rule("stuck", AlertType.SENSOR_FAULTY, Runs.CLOCK, ("stuck_after_seconds",)),

@@ -21,6 +21,7 @@ class AlertType(StrEnum):
     LOW_BATTERY = "LOW_BATTERY"
     SENSOR_FAULTY = "SENSOR_FAULTY"
     LEAK_DETECTED = "LEAK_DETECTED"
+    INTRUSION_DETECTED = "INTRUSION_DETECTED"
 
 
 class AlertSeverity(StrEnum):

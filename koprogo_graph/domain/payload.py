@@ -23,6 +23,7 @@ __all__ = [
     "DeviceReading",
     "RejectReason",
     "Rejection",
+    "check_reading",
     "parse_payload",
 ]
 
@@ -59,6 +60,8 @@ class RejectReason(StrEnum):
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
     RATE_LIMITED = "rate_limited"
+    UNBOUND_DEVICE = "unbound_device"
+    UNKNOWN_METRIC = "unknown_metric"
     INTERNAL = "internal_error"
 
 
@@ -124,10 +127,6 @@ def _parse_item(item: Any, now: datetime, retention: timedelta) -> DeviceReading
     value = item.get("value")
     if not _is_number(value):
         return Rejection(RejectReason.INVALID_FIELDS, "value must be a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        return Rejection(RejectReason.NON_FINITE, "value is not finite")
-    if not -MAX_READING_VALUE <= value <= MAX_READING_VALUE:  # exact for any int, however large
-        return Rejection(RejectReason.VALUE_OUT_OF_RANGE, f"|value| is above {MAX_READING_VALUE:g}")
     stamp = item.get("timestamp")
     if not isinstance(stamp, str) or len(stamp) > 40:
         return Rejection(RejectReason.INVALID_FIELDS, "timestamp must be an RFC 3339 string")
@@ -139,26 +138,43 @@ def _parse_item(item: Any, now: datetime, retention: timedelta) -> DeviceReading
         return Rejection(
             RejectReason.INVALID_FIELDS, "timestamp needs a date, a time and an offset"
         )
-    if ts > now + MAX_FUTURE:
-        return Rejection(RejectReason.TIMESTAMP_IN_FUTURE, f"{stamp} is ahead of the server clock")
-    if ts < now - retention:
-        return Rejection(RejectReason.TIMESTAMP_TOO_OLD, f"{stamp} is older than the retention")
     battery = item.get("battery_level")
-    if battery is not None:
-        if not _is_integral(battery):
-            return Rejection(RejectReason.INVALID_FIELDS, "battery_level must be an integer")
-        if not 0 <= battery <= 100:
-            return Rejection(
-                RejectReason.BATTERY_OUT_OF_RANGE, f"battery_level {battery} not in 0-100"
-            )
+    if battery is not None and not _is_integral(battery):
+        return Rejection(RejectReason.INVALID_FIELDS, "battery_level must be an integer")
     signal = item.get("signal_strength")
-    if signal is not None:
-        if not _is_integral(signal):
-            return Rejection(
-                RejectReason.INVALID_FIELDS, "signal_strength must be an integer (dBm)"
-            )
-        if not -200 <= signal <= 30:
-            return Rejection(RejectReason.SIGNAL_OUT_OF_RANGE, f"signal_strength {signal} dBm")
+    if signal is not None and not _is_integral(signal):
+        return Rejection(RejectReason.INVALID_FIELDS, "signal_strength must be an integer (dBm)")
+    return check_reading(ts, value, battery, signal, now=now, retention=retention)
+
+
+def check_reading(
+    ts: datetime,
+    value: int | float,
+    battery: int | float | None,
+    signal: int | float | None,
+    *,
+    now: datetime,
+    retention: timedelta,
+) -> DeviceReading | Rejection:
+    """A reading's checks, whoever decoded it (our JSON, or a vendor's): a finite value within
+    bounds, a timestamp neither ahead of the clock nor older than the retention, a battery level
+    and a signal strength that can be true."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Rejection(RejectReason.NON_FINITE, "value is not finite")
+    if not -MAX_READING_VALUE <= value <= MAX_READING_VALUE:  # exact for any int, however large
+        return Rejection(RejectReason.VALUE_OUT_OF_RANGE, f"|value| is above {MAX_READING_VALUE:g}")
+    if ts > now + MAX_FUTURE:
+        return Rejection(
+            RejectReason.TIMESTAMP_IN_FUTURE, f"{ts.isoformat()} is ahead of the server clock"
+        )
+    if ts < now - retention:
+        return Rejection(
+            RejectReason.TIMESTAMP_TOO_OLD, f"{ts.isoformat()} is older than the retention"
+        )
+    if battery is not None and not 0 <= battery <= 100:
+        return Rejection(RejectReason.BATTERY_OUT_OF_RANGE, f"battery_level {battery} not in 0-100")
+    if signal is not None and not -200 <= signal <= 30:
+        return Rejection(RejectReason.SIGNAL_OUT_OF_RANGE, f"signal_strength {signal} dBm")
     return DeviceReading(
         ts=ts,
         raw_value=float(value),

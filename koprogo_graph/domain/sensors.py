@@ -57,6 +57,8 @@ class SensorType(StrEnum):
     HEATING = "HEATING"
     TEMPERATURE = "TEMPERATURE"
     HUMIDITY = "HUMIDITY"
+    AIR_QUALITY = "AIR_QUALITY"
+    INTRUSION = "INTRUSION"
 
     @property
     def spec(self) -> SensorTypeSpec:
@@ -115,6 +117,19 @@ SENSOR_TYPES: Mapping[SensorType, SensorTypeSpec] = MappingProxyType(
         SensorType.HEATING: SensorTypeSpec("Heating power gauge (kW by default).", "kW", _GAUGE),
         SensorType.TEMPERATURE: SensorTypeSpec("Temperature probe (°C).", "°C", _GAUGE),
         SensorType.HUMIDITY: SensorTypeSpec("Relative humidity probe (%).", "%", _GAUGE),
+        SensorType.AIR_QUALITY: SensorTypeSpec(
+            "CO2 concentration (ppm): above 1,000 a WARNING, from 1,500 CRITICAL, by default.",
+            "ppm",
+            _GAUGE,
+            {"threshold_max": 1000.0},
+        ),
+        SensorType.INTRUSION: SensorTypeSpec(
+            "Door, window or motion detector: 1 open or motion, 0 closed or quiet; "
+            "INTRUSION_DETECTED when it reads 1 while its building is armed.",
+            "state",
+            _GAUGE,
+            {"intrusion_detection": True},
+        ),
     }
 )
 
@@ -126,7 +141,18 @@ def types_defaulting(setting: str, value: Any) -> list[str]:
 
 
 # Decimal places a reading is shown and compared at, by unit (SPEC §5); overridable per sensor.
-_RESOLUTION = {"m3": 3, "m³": 3, "kwh": 3, "mwh": 3, "gj": 3, "kw": 3, "°c": 2, "%": 1, "ppm": 0}
+_RESOLUTION = {
+    "m3": 3,
+    "m³": 3,
+    "kwh": 3,
+    "mwh": 3,
+    "gj": 3,
+    "kw": 3,
+    "°c": 2,
+    "%": 1,
+    "ppm": 0,
+    "state": 0,
+}
 DEFAULT_RESOLUTION = 3
 
 
@@ -194,7 +220,15 @@ def check_device_id(device_id: str) -> str:
         raise SensorFieldError(
             "deviceId", "must not contain '/', '+', '#', '$' or control characters"
         )
+    if value in RESERVED_DEVICE_IDS:
+        raise SensorFieldError(
+            "deviceId", f"{value!r} is an integration's topic level (SPEC §11): choose another"
+        )
     return value
+
+
+# Topic levels of the integrations (koprogo/<org>/<building>/<integration>/...): never a deviceId.
+RESERVED_DEVICE_IDS = frozenset({"shelly", "tasmota", "zigbee2mqtt", "wmbusmeters"})
 
 
 def check_sampling_interval(seconds: int) -> int:

@@ -12,6 +12,7 @@ import strawberry
 
 from ..domain import sensors as domain
 from ..domain.alert_rules import check_settings
+from ..domain.integrations import Integration, check_binding
 from ..domain.sensors import Connectivity, SensorStatus, SensorType
 from ..errors import BadUserInput, NotFound
 from ..realtime.publish import publish_sensors
@@ -25,6 +26,7 @@ from ..schema.sensors import (
     UpdateSensorInput,
 )
 from ..store import sensors as store
+from ..store.rows import SensorRow
 from ._args import field_errors, parse_id, parse_optional_id
 
 __all__ = ["SensorMutation", "SensorQuery", "ViewerQuery"]
@@ -149,12 +151,57 @@ def _new_sensor_row(data: CreateSensorInput, prefix: str = "") -> dict[str, Any]
             "installed_at": data.installed_at or datetime.now().astimezone(),
             "resolution": domain.check_resolution(data.resolution),
             "alert_rules": rules,
+            **_binding(data.integration, data.type, data.external_id, data.metric, data.unit_scale),
         }
 
 
+def _binding(
+    integration: Integration,
+    sensor_type: SensorType,
+    external_id: str | None,
+    metric: str | None,
+    unit_scale: float,
+) -> dict[str, Any]:
+    """The binding columns, checked (SPEC §11): the metric defaults by integration and type."""
+    external, chosen, scale = check_binding(
+        integration, sensor_type, external_id, metric, unit_scale
+    )
+    return {
+        "integration": integration.value,
+        "external_id": external,
+        "metric": chosen,
+        "unit_scale": scale,
+    }
+
+
+_BINDING = ("integration", "external_id", "metric", "unit_scale")
+
+
+def _binding_changes(data: UpdateSensorInput, before: SensorRow) -> dict[str, Any]:
+    """The binding after an update: what is given over what was (a metric left out after a
+    change of integration takes the new integration's default)."""
+    given = {k: getattr(data, k) for k in _BINDING if getattr(data, k) is not strawberry.UNSET}
+    if not given:
+        return {}
+    for key in ("integration", "unit_scale"):
+        if key in given and given[key] is None:
+            raise BadUserInput(_camel(key), "must not be null")
+    integration = given.get("integration") or Integration(before.integration)
+    moved = integration.value != before.integration
+    with field_errors():
+        return _binding(
+            integration,
+            SensorType(before.type),
+            given.get("external_id", None if moved else before.external_id),
+            given.get("metric", None if moved else before.metric),
+            given.get("unit_scale", before.unit_scale),
+        )
+
+
 def _changes(data: UpdateSensorInput) -> dict[str, Any]:
-    """The columns an UpdateSensorInput sets (explicit null only where a column allows it)."""
-    given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET}
+    """The columns an UpdateSensorInput sets (explicit null only where a column allows it);
+    the binding's are checked with the sensor as it was (``_binding_changes``)."""
+    given = {k: v for k, v in vars(data).items() if v is not strawberry.UNSET and k not in _BINDING}
     nullable = {"unit_id", "firmware_version", "floor", "resolution"}
     for key, value in given.items():
         if value is None and key not in nullable:
@@ -253,12 +300,15 @@ class SensorMutation:
             before = await store.get(con, org, sensor_id, for_update=True)
             if before is None:
                 raise NotFound("Sensor")
+            changes.update(_binding_changes(input, before))
             try:
                 row = await store.update(con, org, sensor_id, changes)
             except store.DuplicateDeviceId as exc:
                 raise BadUserInput(
                     "deviceId", f"{exc.device_id!r} is already used by another sensor"
                 ) from None
+            except store.DuplicateBinding as exc:
+                raise BadUserInput("metric", _duplicate_binding(exc)) from None
             except store.BuildingNotOwned:
                 raise NotFound("Building", field="buildingId") from None
             if row is None:  # locked above: cannot happen, but never answer with nothing
@@ -337,7 +387,22 @@ async def _insert(
         index = next(i for i, r in enumerate(rows) if r["device_id"] == exc.device_id)
         field = "deviceId" if len(rows) == 1 else f"{paths[index]}.deviceId"
         raise BadUserInput(field, f"{exc.device_id!r} is already used by another sensor") from None
+    except store.DuplicateBinding as exc:
+        index = next(
+            i
+            for i, r in enumerate(rows)
+            if r["external_id"] == exc.external_id and r["metric"] == exc.metric
+        )
+        field = "metric" if len(rows) == 1 else f"{paths[index]}.metric"
+        raise BadUserInput(field, _duplicate_binding(exc)) from None
     except store.BuildingNotOwned as exc:
         index = next(i for i, r in enumerate(rows) if r["building_id"] == exc.building_id)
         field = "buildingId" if len(rows) == 1 else f"{paths[index]}.buildingId"
         raise NotFound("Building", field=field) from None
+
+
+def _duplicate_binding(exc: store.DuplicateBinding) -> str:
+    return (
+        f"{exc.metric!r} of device {exc.external_id!r} is already read by another sensor "
+        "of the building"
+    )

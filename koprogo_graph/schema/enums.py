@@ -16,6 +16,7 @@ from ..domain.alerts import (
     NotificationKind,
 )
 from ..domain.consumption import BucketWidth, FillMode
+from ..domain.integrations import Integration
 from ..domain.payload import RejectReason
 from ..domain.quality import Quality
 from ..domain.sensors import SENSOR_TYPES, Connectivity, ReadingKind, SensorStatus, SensorType
@@ -25,6 +26,7 @@ __all__ = [
     "AlertStatus",
     "AlertType",
     "Connectivity",
+    "Integration",
     "ReadingKind",
     "Role",
     "SensorStatus",
@@ -37,6 +39,19 @@ ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
         None,
         "What a sensor measures.",
         {t.value: spec.description for t, spec in SENSOR_TYPES.items()},
+    ),
+    Integration: (
+        None,
+        "How a sensor's readings come in (SPEC §11; docs/devices.md for each product).",
+        {
+            "KOPROGO": "KoproGo's JSON on koprogo/{organization}/{building}/{deviceId}/readings.",
+            "SHELLY": "Shelly Gen2+ over MQTT: koprogo/{organization}/{building}/shelly/<device id>/...",
+            "TASMOTA": "Tasmota over MQTT: koprogo/{organization}/{building}/tasmota/tele/<topic>/SENSOR.",
+            "ZIGBEE2MQTT": "Zigbee devices through Zigbee2MQTT: koprogo/{organization}/{building}/zigbee2mqtt/<friendly name>.",
+            "WMBUSMETERS": "Wireless M-Bus meters read by wmbusmeters: koprogo/{organization}/{building}/wmbusmeters/<name>.",
+            "TTN": "LoRaWAN through The Things Stack v3: POST /ingest/ttn/{building}.",
+            "CHIRPSTACK": "LoRaWAN through ChirpStack v4: POST /ingest/chirpstack/{building}?event=up.",
+        },
     ),
     ReadingKind: (
         None,
@@ -78,6 +93,8 @@ ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
             "LOW_BATTERY": "Battery under 20 % (WARNING) or 10 % (CRITICAL), by default.",
             "SENSOR_FAULTY": "A meter glitch, a value stuck too long, or a run of POOR readings.",
             "LEAK_DETECTED": "Water that never stopped flowing over the leak window.",
+            "INTRUSION_DETECTED": "A door, window or motion detector triggered while its "
+            "building was armed.",
         },
     ),
     AlertSeverity: (
@@ -151,6 +168,9 @@ ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
             "TIMESTAMP_IN_FUTURE": "The timestamp is more than 5 minutes ahead.",
             "TIMESTAMP_TOO_OLD": "The timestamp is older than the retention (2 years).",
             "RATE_LIMITED": "More messages or readings than the sensor's rate.",
+            "UNBOUND_DEVICE": "A device of an integration (Shelly, Zigbee2MQTT...) that no "
+            "sensor of the building is bound to (its externalId).",
+            "UNKNOWN_METRIC": "A bound sensor's metric is in the message but holds no number.",
             "INTERNAL": "The service could not store it (see its log).",
         },
     ),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, get_args, get_type_hints
 import strawberry
 
 from ..domain import alert_rules as domain_rules
+from ..domain.integrations import Integration
 from ..domain.sensors import (
     Connectivity,
     ReadingKind,
@@ -138,6 +139,18 @@ class Sensor:
     last_value: float | None = strawberry.field(
         description="Value of its newest reading, at its resolution."
     )
+    integration: Integration = strawberry.field(
+        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md)."
+    )
+    external_id: str | None = strawberry.field(
+        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO."
+    )
+    metric: str | None = strawberry.field(
+        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO."
+    )
+    unit_scale: float = strawberry.field(
+        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1)."
+    )
     resolution: int = strawberry.field(
         description="Decimal places its numbers are shown and compared at: its own setting, else "
         "its unit's default (3 for m3, kWh, MWh, GJ; 2 for °C; 1 for %; 0 for ppm)."
@@ -179,6 +192,10 @@ class Sensor:
             last_reading_at=row.last_reading_at,
             last_value=clean(row.last_value, decimals),
             resolution=decimals,
+            integration=Integration(row.integration),
+            external_id=row.external_id,
+            metric=row.metric,
+            unit_scale=row.unit_scale,
             last_battery_level=row.last_battery_level,
             installed_at=row.installed_at,
             created_at=row.created_at,
@@ -221,6 +238,22 @@ class CreateSensorInput:
     )
     calibration_factor: float = strawberry.field(
         default=1.0, description="Factor applied to raw values (default 1, at most 10^6)."
+    )
+    integration: Integration = strawberry.field(
+        default=Integration.KOPROGO,
+        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md).",
+    )
+    external_id: str | None = strawberry.field(
+        default=None,
+        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO.",
+    )
+    metric: str | None = strawberry.field(
+        default=None,
+        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO.",
+    )
+    unit_scale: float = strawberry.field(
+        default=1.0,
+        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1).",
     )
     installed_at: datetime | None = strawberry.field(
         default=None, description="When it was installed (default: now)."
@@ -283,6 +316,22 @@ class UpdateSensorInput:
     )
     installed_at: datetime | None = strawberry.field(
         default=strawberry.UNSET, description="When it was installed (default: now)."
+    )
+    integration: Integration | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md).",
+    )
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO.",
+    )
+    metric: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO.",
+    )
+    unit_scale: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1).",
     )
 
 

@@ -50,6 +50,10 @@ class SensorRow:
     status_auto: bool
     status_set_at: datetime | None
     resolution: int | None
+    integration: str
+    external_id: str | None
+    metric: str | None
+    unit_scale: float
 
 
 @dataclass(frozen=True, slots=True)

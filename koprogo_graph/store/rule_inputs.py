@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from ..domain.alerts import AlertType
 from .rows import SensorRow, from_record
 
 __all__ = [
+    "Arming",
     "History",
     "LeakCandidate",
     "MeterStep",
@@ -36,9 +38,19 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class Arming:
+    """Its building's arming (for intrusion detection)."""
+
+    armed: bool
+    schedule: list[dict[str, Any]]  # as stored (domain/arming.py parses it)
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
 class SensorState:
     sensor: SensorRow
     open_types: frozenset[str]  # types of its unresolved alerts
+    arming: Arming = Arming(False, [], "UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +102,13 @@ async def take_turns(con: asyncpg.Connection, sensor_ids: Sequence[uuid.UUID]) -
 
 
 _STATES = """
-SELECT s.*,
+SELECT s.*, bd.armed, bd.arm_schedule, bd.timezone,
        coalesce(array_agg(a.type) FILTER (WHERE a.id IS NOT NULL), '{}') AS open_types
 FROM unnest($1::uuid[]) AS b(sensor_id)
 JOIN sensors s ON s.id = b.sensor_id
+JOIN buildings bd ON bd.organization_id = s.organization_id AND bd.id = s.building_id
 LEFT JOIN alerts a ON a.sensor_id = s.id AND a.status <> 'RESOLVED'
-GROUP BY s.id
+GROUP BY s.id, bd.armed, bd.arm_schedule, bd.timezone
 """
 
 
@@ -104,7 +117,11 @@ async def sensor_states(
 ) -> list[SensorState]:
     """These sensors (those that still exist) with the types of their unresolved alerts."""
     return [
-        SensorState(from_record(SensorRow, r), frozenset(r["open_types"]))
+        SensorState(
+            from_record(SensorRow, r),
+            frozenset(r["open_types"]),
+            Arming(r["armed"], r["arm_schedule"], r["timezone"]),
+        )
         for r in await con.fetch(_STATES, list(sensor_ids))
     ]
 

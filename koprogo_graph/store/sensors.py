@@ -13,6 +13,7 @@ from .rows import SensorRow, from_record
 
 __all__ = [
     "BuildingNotOwned",
+    "DuplicateBinding",
     "DuplicateDeviceId",
     "by_device",
     "count",
@@ -50,6 +51,10 @@ WRITABLE = frozenset(
         "status",
         "installed_at",
         "resolution",
+        "integration",
+        "external_id",
+        "metric",
+        "unit_scale",
     }
 )
 
@@ -60,6 +65,15 @@ class DuplicateDeviceId(Exception):
     def __init__(self, device_id: str) -> None:
         super().__init__(device_id)
         self.device_id = device_id
+
+
+class DuplicateBinding(Exception):
+    """Another sensor of the building already reads this metric of this device."""
+
+    def __init__(self, external_id: str, metric: str) -> None:
+        super().__init__(f"{external_id} {metric}")
+        self.external_id = external_id
+        self.metric = metric
 
 
 class BuildingNotOwned(Exception):
@@ -188,7 +202,11 @@ async def insert_many(
                 *(row[c] for c in columns),
             )
             created.append(from_record(SensorRow, record))
-        except asyncpg.UniqueViolationError:
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "sensors_binding_key":
+                raise DuplicateBinding(
+                    str(row.get("external_id")), str(row.get("metric"))
+                ) from None
             raise DuplicateDeviceId(row["device_id"]) from None
         except asyncpg.ForeignKeyViolationError:  # sensors_building_fk (migration 0009)
             raise BuildingNotOwned(row["building_id"]) from None
@@ -222,7 +240,11 @@ async def update(
                 *(changes[c] for c in columns),
             )
         )
-    except asyncpg.UniqueViolationError:
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "sensors_binding_key":
+            raise DuplicateBinding(
+                str(changes.get("external_id")), str(changes.get("metric"))
+            ) from None
         raise DuplicateDeviceId(str(changes.get("device_id"))) from None
     except asyncpg.ForeignKeyViolationError:  # sensors_building_fk (migration 0009)
         raise BuildingNotOwned(changes["building_id"]) from None

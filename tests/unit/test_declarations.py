@@ -65,4 +65,5 @@ def test_per_reading_rules_judge_and_clock_rules_are_the_watchdogs():
         "glitch",
         "anomaly",
         "poor_run",
+        "intrusion",
     ]

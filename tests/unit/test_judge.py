@@ -61,6 +61,10 @@ def sensor(**changes) -> SensorRow:
         status_auto=True,
         status_set_at=None,
         resolution=None,
+        integration="KOPROGO",
+        external_id=None,
+        metric=None,
+        unit_scale=1.0,
     )
     return dataclasses.replace(base, **changes)
 
