@@ -24,6 +24,7 @@ __all__ = [
     "RejectReason",
     "Rejection",
     "check_reading",
+    "load_json",
     "parse_payload",
 ]
 
@@ -89,6 +90,21 @@ def _refuse_constant(name: str) -> float:
     raise _NonFinite(name)
 
 
+def load_json(payload: bytes) -> Any:
+    """A message's JSON, or the Rejection saying why it is none: too large, not JSON, or
+    holding NaN or Infinity (which Python's json would accept)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Rejection(
+            RejectReason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}"
+        )
+    try:
+        return json.loads(payload, parse_constant=_refuse_constant)
+    except _NonFinite as exc:
+        return Rejection(RejectReason.NON_FINITE, f"{exc} is not a number")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return Rejection(RejectReason.INVALID_JSON, str(exc)[:200])
+
+
 def parse_payload(
     payload: bytes, *, now: datetime, retention: timedelta
 ) -> list[DeviceReading | Rejection]:
@@ -97,16 +113,9 @@ def parse_payload(
     A payload that is not usable at all (too large, not JSON, wrong shape) yields exactly one
     rejection.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return [
-            Rejection(RejectReason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
-        ]
-    try:
-        document = json.loads(payload, parse_constant=_refuse_constant)
-    except _NonFinite as exc:
-        return [Rejection(RejectReason.NON_FINITE, f"{exc} is not a number")]
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return [Rejection(RejectReason.INVALID_JSON, str(exc)[:200])]
+    document = load_json(payload)
+    if isinstance(document, Rejection):
+        return [document]
     if isinstance(document, dict):
         items: list[Any] = [document]
     elif isinstance(document, list) and 0 < len(document) <= MAX_ITEMS:

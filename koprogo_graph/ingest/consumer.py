@@ -30,7 +30,7 @@ from ..domain.readings import StoredReading
 from ..store.db import is_transient
 from . import metrics
 from .pipeline import Incoming, Pipeline
-from .topic import subscription_filter
+from .topic import subscription_filters
 
 __all__ = ["IngestOptions", "run_ingestor"]
 
@@ -92,7 +92,8 @@ async def run_ingestor(
     while True:
         try:
             async with _client(mqtt, options) as client:
-                await client.subscribe(subscription_filter(mqtt.share_group), qos=1)
+                for topic_filter in subscription_filters(mqtt.share_group):
+                    await client.subscribe(topic_filter, qos=1)
                 metrics.MQTT_CONNECTED.set(1)
                 backoff = 0.5
                 log.info("ingestor subscribed on %s:%d as %s", mqtt.host, mqtt.port, mqtt.client_id)
@@ -140,8 +141,8 @@ async def _process(
         Incoming(topic=m.topic.value, payload=_bytes(m.payload), received_at=now) for m in batch
     ]
     started = time.perf_counter()
-    sensors = await _retrying("resolve sensors", lambda: pipeline.resolve(incoming))
-    plan = pipeline.plan(incoming, sensors)
+    lookup = await _retrying("resolve sensors", lambda: pipeline.resolve(incoming))
+    plan = pipeline.plan(incoming, lookup)
     try:
         stored = await _retrying("write batch", lambda: pipeline.write(plan))
     except Exception:

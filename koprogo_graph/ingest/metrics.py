@@ -6,6 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BATCH_SECONDS",
+    "DEVICE_MESSAGES",
     "DUPLICATES",
     "INGESTED",
     "INGEST_LAG",
@@ -30,4 +31,10 @@ INGEST_LAG = Histogram(
 MQTT_CONNECTED = Gauge("koprogo_mqtt_connected", "1 while the ingestor is connected to the broker")
 PUBLISH_DROPPED = Counter(
     "koprogo_live_events_dropped", "Live reading events dropped because publishing lagged"
+)
+DEVICE_MESSAGES = Counter(
+    "koprogo_device_messages",
+    "Products' messages (SPEC §11) by integration and outcome: read (a bound sensor's metric "
+    "was in it), no_metric (none was), no_measurement (state, availability, commands)",
+    ["integration", "outcome"],
 )

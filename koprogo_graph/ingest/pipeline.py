@@ -15,8 +15,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from ..domain.payload import DeviceReading, Rejection, RejectReason, parse_payload
+from ..domain.integrations import Integration, MetricError, read_metric
+from ..domain.payload import (
+    DeviceReading,
+    Rejection,
+    RejectReason,
+    check_reading,
+    load_json,
+    parse_payload,
+)
 from ..domain.quality import grade
 from ..domain.ratelimit import RateLimiter
 from ..domain.readings import StoredReading
@@ -26,10 +35,11 @@ from ..store import readings as readings_store
 from ..store import rejections as rejections_store
 from ..store.db import Database, is_transient
 from . import metrics
-from .registry import SensorInfo, SensorRegistry
-from .topic import ReadingTopic, organization_of, parse_topic
+from .decoders import Decoded, Ignored, decode
+from .registry import BindingKey, Key, SensorInfo, SensorRegistry
+from .topic import DeviceTopic, ReadingTopic, organization_of, parse_topic
 
-__all__ = ["BatchPlan", "Incoming", "Pipeline", "ReadingListener"]
+__all__ = ["BatchPlan", "Incoming", "Lookup", "Pipeline", "ReadingListener"]
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +50,31 @@ _EXCERPT = 200
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One MQTT message as the pipeline sees it."""
+    """One message as the pipeline sees it (over MQTT, or posted to an HTTP integration)."""
 
     topic: str
     payload: bytes
     received_at: datetime  # aware UTC
     received_mono: float = field(default_factory=time.monotonic)
+    via: Integration | None = None  # the HTTP integration it was posted to
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message as read before the database is asked anything: its topic, and for a
+    product's message what its decoder made of it."""
+
+    topic: ReadingTopic | DeviceTopic | Rejection
+    decoded: Decoded | Ignored | Rejection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A batch's messages, prepared, and the sensors they name (one query for all misses)."""
+
+    prepared: list[Prepared]
+    sensors: dict[Key, SensorInfo | None]
+    bindings: dict[BindingKey, list[SensorInfo]]
 
 
 @dataclass(slots=True)
@@ -82,36 +111,111 @@ class Pipeline:
         self.reading_limiter = reading_limiter or RateLimiter(rate=10.0, burst=1_000.0)
         self.retention = retention
 
-    async def resolve(self, messages: Sequence[Incoming]) -> dict[tuple, SensorInfo | None]:
-        """[1] The sensors named by the batch's topics."""
-        keys = []
-        for m in messages:
-            topic = parse_topic(m.topic)
-            if isinstance(topic, ReadingTopic):
-                keys.append((topic.organization_id, topic.device_id))
-        if not keys:
-            return {}
+    async def resolve(self, messages: Sequence[Incoming]) -> Lookup:
+        """[1] Read every message's topic (and a product's message), then find the sensors
+        they name."""
+        prepared = [_prepare(m) for m in messages]
+        keys: list[Key] = []
+        bound: list[BindingKey] = []
+        for p in prepared:
+            if isinstance(p.topic, ReadingTopic):
+                keys.append((p.topic.organization_id, p.topic.device_id))
+            elif isinstance(p.topic, DeviceTopic) and isinstance(p.decoded, Decoded):
+                t = p.topic
+                bound += [
+                    (t.organization_id, t.building_id, t.integration.value, external)
+                    for external in p.decoded.external_ids
+                ]
+        if not keys and not bound:
+            return Lookup(prepared, {}, {})
         async with self.db.system() as con:
-            return await self.registry.resolve(con, keys)
+            sensors = await self.registry.resolve(con, keys) if keys else {}
+            bindings = await self.registry.resolve_bindings(con, bound) if bound else {}
+        return Lookup(prepared, sensors, bindings)
 
-    def plan(
-        self, messages: Sequence[Incoming], sensors: dict[tuple, SensorInfo | None]
-    ) -> BatchPlan:
+    def plan(self, messages: Sequence[Incoming], lookup: Lookup) -> BatchPlan:
         """[2] Validate every message; never raises."""
         plan = BatchPlan()
-        for m in messages:
+        for m, prepared in zip(messages, lookup.prepared, strict=True):
             try:
-                self._plan_message(plan, m, sensors)
+                if isinstance(prepared.topic, DeviceTopic):
+                    self._plan_device(plan, m, prepared.topic, prepared.decoded, lookup)
+                else:
+                    self._plan_message(plan, m, prepared.topic, lookup)
             except Exception:  # a bug must cost one message, never the ingestor
                 log.exception("unexpected error validating a message on %s", m.topic)
                 self._reject(plan, m, Rejection(RejectReason.INTERNAL, "unexpected error"))
         return plan
 
-    def _plan_message(self, plan: BatchPlan, m: Incoming, sensors: dict) -> None:
-        topic = parse_topic(m.topic)
+    def _plan_device(
+        self,
+        plan: BatchPlan,
+        m: Incoming,
+        topic: DeviceTopic,
+        decoded: Decoded | Ignored | Rejection | None,
+        lookup: Lookup,
+    ) -> None:
+        """A product's message: each sensor bound to the device reads its metric from it."""
+        integration = topic.integration.value
+        if isinstance(decoded, Rejection) or decoded is None:
+            return self._reject(plan, m, decoded or Rejection(RejectReason.INTERNAL, "undecoded"))
+        if isinstance(decoded, Ignored):
+            metrics.DEVICE_MESSAGES.labels(integration, "no_measurement").inc()
+            return None
+        sensors: list[SensorInfo] = []
+        for external in decoded.external_ids:
+            key = (topic.organization_id, topic.building_id, integration, external)
+            if sensors := lookup.bindings.get(key, []):
+                break
+        if not sensors:
+            return self._reject(
+                plan,
+                m,
+                Rejection(
+                    RejectReason.UNBOUND_DEVICE,
+                    f"no sensor of the building is bound to {integration} device "
+                    f"{' / '.join(decoded.external_ids)}",
+                ),
+            )
+        read = 0
+        for info in sensors:
+            try:
+                raw = read_metric(decoded.document, info.metric or "")
+            except MetricError as exc:
+                self._reject(plan, m, Rejection(RejectReason.UNKNOWN_METRIC, str(exc)))
+                continue
+            if raw is None:  # the message is not about this sensor's measurement
+                continue
+            read += 1
+            if info.status == "INACTIVE":
+                self._reject(plan, m, Rejection(RejectReason.SENSOR_INACTIVE, info.device_id))
+            elif not self.limiter.allow(info.id, m.received_mono):
+                self._reject(
+                    plan, m, Rejection(RejectReason.RATE_LIMITED, "more than the sensor's rate")
+                )
+            else:
+                item = check_reading(
+                    _device_time(decoded.ts, info.timezone) or m.received_at,
+                    raw,
+                    decoded.battery,
+                    decoded.signal,
+                    now=m.received_at,
+                    retention=self.retention,
+                )
+                self._check_and_accept(plan, m, info, item)
+        metrics.DEVICE_MESSAGES.labels(integration, "read" if read else "no_metric").inc()
+        return None
+
+    def _plan_message(
+        self,
+        plan: BatchPlan,
+        m: Incoming,
+        topic: ReadingTopic | Rejection,
+        lookup: Lookup,
+    ) -> None:
         if isinstance(topic, Rejection):
             return self._reject(plan, m, topic)
-        info = sensors.get((topic.organization_id, topic.device_id))
+        info = lookup.sensors.get((topic.organization_id, topic.device_id))
         if info is None:
             return self._reject(plan, m, Rejection(RejectReason.UNKNOWN_SENSOR, topic.device_id))
         if info.building_id != topic.building_id:
@@ -137,23 +241,31 @@ class Pipeline:
                 ),
             )
         for item in items:
-            if isinstance(item, Rejection):
-                self._reject(plan, m, item)
-            elif info.reading_kind == "CUMULATIVE" and item.raw_value < 0:
-                self._reject(
-                    plan, m, Rejection(RejectReason.NEGATIVE_CUMULATIVE, f"{item.raw_value:g}")
-                )
-            elif abs(item.raw_value * info.calibration_factor) > MAX_READING_VALUE:
-                self._reject(
-                    plan,
-                    m,
-                    Rejection(RejectReason.VALUE_OUT_OF_RANGE, "calibrated value above 1e+12"),
-                )
-            else:
-                self._accept(plan, info, item)
+            self._check_and_accept(plan, m, info, item)
+        return None
+
+    def _check_and_accept(
+        self, plan: BatchPlan, m: Incoming, info: SensorInfo, item: DeviceReading | Rejection
+    ) -> None:
+        """What holds for every reading, whoever decoded it: a meter never counts down from
+        zero, and the scaled, calibrated value stays within bounds."""
+        if isinstance(item, Rejection):
+            self._reject(plan, m, item)
+        elif info.reading_kind == "CUMULATIVE" and item.raw_value < 0:
+            self._reject(
+                plan, m, Rejection(RejectReason.NEGATIVE_CUMULATIVE, f"{item.raw_value:g}")
+            )
+        elif abs(item.raw_value * info.unit_scale * info.calibration_factor) > MAX_READING_VALUE:
+            self._reject(
+                plan,
+                m,
+                Rejection(RejectReason.VALUE_OUT_OF_RANGE, "calibrated value above 1e+12"),
+            )
+        else:
+            self._accept(plan, info, item)
 
     def _accept(self, plan: BatchPlan, info: SensorInfo, item: DeviceReading) -> None:
-        value = item.raw_value * info.calibration_factor
+        value = item.raw_value * info.unit_scale * info.calibration_factor
         anomaly = _anomaly(info, value)
         plan.rows.append(
             readings_store.ReadingRow(
@@ -229,6 +341,28 @@ class Pipeline:
                     raise
                 log.error("database refused to record a rejection on %r: %s", rejection.topic, exc)
         return stored
+
+
+def _prepare(m: Incoming) -> Prepared:
+    """A message's topic, and for a product's message its decoding (pure; never raises)."""
+    topic = parse_topic(m.topic, m.via)
+    if not isinstance(topic, DeviceTopic):
+        return Prepared(topic)
+    document = load_json(m.payload)
+    if isinstance(document, Rejection):
+        return Prepared(topic, document)
+    try:
+        return Prepared(topic, decode(topic.integration, topic.levels, document))
+    except Exception:  # a decoder's bug must cost one message, never the ingestor
+        log.exception("decoding a %s message failed", topic.integration.value)
+        return Prepared(topic, Rejection(RejectReason.INTERNAL, "the message could not be decoded"))
+
+
+def _device_time(ts: datetime | None, timezone: str) -> datetime | None:
+    """A device's time, aware: one without an offset is local to its building."""
+    if ts is None or ts.tzinfo is not None:
+        return ts
+    return ts.replace(tzinfo=ZoneInfo(timezone))
 
 
 def _text(value: str) -> str:

@@ -21,12 +21,13 @@ from ..domain.sensors import resolution_of
 from ..store import sensors as sensors_store
 from ..store.rows import SensorRow
 
-__all__ = ["NOTIFY_CHANNEL", "SensorInfo", "SensorRegistry"]
+__all__ = ["NOTIFY_CHANNEL", "BindingKey", "SensorInfo", "SensorRegistry"]
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "koprogo_sensor_changed"
 Key = tuple[uuid.UUID, str]
+BindingKey = tuple[uuid.UUID, uuid.UUID, str, str]  # organization, building, integration, id
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,13 @@ class SensorInfo:
     threshold_min: float | None
     threshold_max: float | None
     resolution: int = 3
+    integration: str = "KOPROGO"
+    metric: str | None = None  # where its value is in its device's messages (SPEC §11)
+    unit_scale: float = 1.0
+    timezone: str = "UTC"  # its building's: a device's local time is read in it
 
 
-def _info(row: SensorRow) -> SensorInfo:
+def _info(row: SensorRow, timezone: str = "UTC") -> SensorInfo:
     rules = row.alert_rules or {}
     return SensorInfo(
         id=row.id,
@@ -62,6 +67,10 @@ def _info(row: SensorRow) -> SensorInfo:
         threshold_min=rules.get("threshold_min"),
         threshold_max=rules.get("threshold_max"),
         resolution=resolution_of(row.unit_of_measure, row.resolution),
+        integration=row.integration,
+        metric=row.metric,
+        unit_scale=row.unit_scale,
+        timezone=timezone,
     )
 
 
@@ -73,6 +82,8 @@ class SensorRegistry:
         self.negative_ttl = negative_ttl
         self.max_entries = max_entries
         self._entries: dict[Key, tuple[SensorInfo | None, float]] = {}
+        # A bound device's sensors (an empty list: none), by (org, building, integration, id).
+        self._bindings: dict[BindingKey, tuple[list[SensorInfo], float]] = {}
 
     def cached(self, key: Key, now: float | None = None) -> tuple[bool, SensorInfo | None]:
         """(hit, info): info is None on a negative hit."""
@@ -109,8 +120,35 @@ class SensorRegistry:
                 self._entries[key] = (info, now + (self.ttl if info else self.negative_ttl))
         return found
 
+    async def resolve_bindings(
+        self, con: asyncpg.Connection, keys: Iterable[BindingKey]
+    ) -> dict[BindingKey, list[SensorInfo]]:
+        """The sensors bound to each device, querying the database once for all misses."""
+        now = time.monotonic()
+        found: dict[BindingKey, list[SensorInfo]] = {}
+        missing: list[BindingKey] = []
+        for key in set(keys):
+            entry = self._bindings.get(key)
+            if entry is not None and entry[1] >= now:
+                found[key] = entry[0]
+            else:
+                missing.append(key)
+        if missing:
+            bound: dict[BindingKey, list[SensorInfo]] = {k: [] for k in missing}
+            for row, timezone in await sensors_store.bound_to(con, missing):
+                key = (row.organization_id, row.building_id, row.integration, row.external_id or "")
+                bound[key].append(_info(row, timezone))
+            if len(self._bindings) + len(missing) > self.max_entries:
+                self._bindings.clear()
+            for key, infos in bound.items():
+                found[key] = infos
+                self._bindings[key] = (infos, now + (self.ttl if infos else self.negative_ttl))
+        return found
+
     def invalidate(self, payload: str) -> None:
-        """Drop the entry named by a notification payload ``<org>/<deviceId>``."""
+        """Drop the entry named by a notification payload ``<org>/<deviceId>`` (and every
+        binding: a sensor's change may move one, and changes are rare)."""
+        self._bindings.clear()
         org, _, device = payload.partition("/")
         try:
             self._entries.pop((uuid.UUID(org), device), None)
@@ -119,6 +157,7 @@ class SensorRegistry:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bindings.clear()
 
     async def listen(self, dsn: str) -> None:
         """Hold a LISTEN connection and apply notifications; reconnect with backoff forever.

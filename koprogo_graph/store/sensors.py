@@ -15,6 +15,7 @@ __all__ = [
     "BuildingNotOwned",
     "DuplicateBinding",
     "DuplicateDeviceId",
+    "bound_to",
     "by_device",
     "count",
     "delete",
@@ -122,6 +123,26 @@ async def by_device(
             [k[1] for k in keys],
         )
     )
+
+
+async def bound_to(
+    con: asyncpg.Connection, keys: Sequence[tuple[uuid.UUID, uuid.UUID, str, str]]
+) -> list[tuple[SensorRow, str]]:
+    """The sensors bound to these (organization, building, integration, externalId) devices,
+    with their building's time zone (across organizations: the ingestor's lookup)."""
+    rows = await con.fetch(
+        "SELECT s.*, b.timezone AS building_timezone FROM sensors s "
+        "JOIN unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
+        "  AS k(org, building, integration, external_id) "
+        "  ON s.organization_id = k.org AND s.building_id = k.building "
+        "  AND s.integration = k.integration AND s.external_id = k.external_id "
+        "JOIN buildings b ON b.organization_id = s.organization_id AND b.id = s.building_id",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [k[3] for k in keys],
+    )
+    return [(from_record(SensorRow, r), r["building_timezone"]) for r in rows]
 
 
 async def insert_missing(

@@ -1,0 +1,133 @@
+"""Each product's decoder against messages in the product's own format (tests/fixtures/devices,
+written from each product's documentation), and against anything at all (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from koprogo_graph.domain.integrations import (
+    DEFAULT_METRICS,
+    Integration,
+    MetricError,
+    check_binding,
+    read_metric,
+)
+from koprogo_graph.domain.payload import Rejection
+from koprogo_graph.domain.sensors import SensorFieldError, SensorType
+from koprogo_graph.ingest.decoders import DECODERS, Decoded, Ignored, decode
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "devices"
+FILES = {
+    Integration.SHELLY: "shelly.json",
+    Integration.TASMOTA: "tasmota.json",
+    Integration.ZIGBEE2MQTT: "zigbee2mqtt.json",
+    Integration.WMBUSMETERS: "wmbusmeters.json",
+    Integration.TTN: "ttn.json",
+    Integration.CHIRPSTACK: "chirpstack.json",
+}
+CASES = [
+    pytest.param(integration, case, id=f"{integration.value}: {case['what'][:50]}")
+    for integration, name in FILES.items()
+    for case in json.loads((FIXTURES / name).read_text())
+]
+
+
+@pytest.mark.parametrize(("integration", "case"), CASES)
+def test_recorded_messages_decode_to_the_right_value_time_and_device(integration, case):
+    decoded = decode(integration, case["levels"], case["message"])
+    if case.get("ignored"):
+        assert isinstance(decoded, Ignored)
+        return
+    assert isinstance(decoded, Decoded), decoded
+    expect = case["expect"]
+    assert decoded.external_ids[0] == expect["external_id"]
+    assert read_metric(decoded.document, expect["metric"]) == expect["value"]
+    assert (decoded.ts.isoformat() if decoded.ts else None) == expect["ts"]
+    assert decoded.battery == expect["battery"]
+    assert decoded.signal == expect["signal"]
+
+
+def test_every_integration_has_a_decoder_and_fixtures():
+    assert set(DECODERS) == set(Integration) - {Integration.KOPROGO}
+    assert set(FILES) == set(DECODERS)
+
+
+def test_the_things_stack_devices_are_found_by_device_id_then_dev_eui():
+    (case,) = [c for c in json.loads((FIXTURES / "ttn.json").read_text()) if "expect" in c]
+    decoded = decode(Integration.TTN, [], case["message"])
+    assert decoded.external_ids == ("eau-froide-3b", "70B3D57ED0063A1B")
+
+
+def test_a_metric_reads_numbers_and_booleans_and_says_what_else_it_found():
+    document = {"a": {"b": 2}, "contact": True, "state": "ON", "n": None}
+    assert read_metric(document, "a.b") == 2.0
+    assert read_metric(document, "contact") == 1.0
+    assert read_metric(document, "!contact") == 0.0
+    assert read_metric(document, "missing.path") is None  # the message is not about it
+    with pytest.raises(MetricError):
+        read_metric(document, "state")
+    with pytest.raises(MetricError):
+        read_metric(document, "!a.b")
+
+
+def test_a_binding_takes_the_integrations_default_metric_and_checks_every_field():
+    assert check_binding(Integration.SHELLY, SensorType.ELECTRICITY, "plug-1", None, 0.001) == (
+        "plug-1",
+        "switch:0.aenergy.total",
+        0.001,
+    )
+    for args, field in [
+        ((Integration.SHELLY, SensorType.ELECTRICITY, None, None, 1.0), "externalId"),
+        ((Integration.SHELLY, SensorType.GAS, "x", None, 1.0), "metric"),
+        ((Integration.SHELLY, SensorType.ELECTRICITY, "x", "a..b", 1.0), "metric"),
+        ((Integration.SHELLY, SensorType.ELECTRICITY, "x", None, 0.0), "unitScale"),
+        ((Integration.KOPROGO, SensorType.GAS, "x", None, 1.0), "externalId"),
+        ((Integration.ZIGBEE2MQTT, SensorType.TEMPERATURE, "a\x00b", None, 1.0), "externalId"),
+    ]:
+        with pytest.raises(SensorFieldError) as refused:
+            check_binding(*args)
+        assert refused.value.field == field
+    assert all(check_binding(i, t, "d", None, 1)[1] == m for (i, t), m in DEFAULT_METRICS.items())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+LEVELS = st.lists(
+    st.sampled_from(["status", "events", "rpc", "tele", "SENSOR", "bridge", "switch:0", ""])
+    | st.text(max_size=10),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(integration=st.sampled_from(sorted(DECODERS)), levels=LEVELS, message=JSON)
+def test_no_message_crashes_a_decoder(integration, levels, message):
+    result = decode(integration, levels, message)
+    assert isinstance(result, Decoded | Ignored | Rejection)
+    if isinstance(result, Decoded):
+        assert result.external_ids and all(result.external_ids)
+        assert result.ts is None or isinstance(result.ts, datetime)
+        assert result.battery is None or 0 <= result.battery <= 100
+        assert result.signal is None or -200 <= result.signal <= 30
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=JSON, metric=st.sampled_from(["a", "a.b", "!a", "temperature", "switch:0.x"]))
+def test_no_document_crashes_a_metric(document, metric):
+    if not isinstance(document, dict):
+        document = {"a": document}
+    try:
+        value = read_metric(document, metric)
+    except MetricError:
+        return
+    assert value is None or isinstance(value, float)
