@@ -19,14 +19,20 @@ from starlette.routing import Route, WebSocketRoute
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
+from .api.ingest_http import HttpIngest
 from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
 from .api.schema import build_schema
 from .api.view import GraphQLView
 from .api.websockets import ConnectionCounter
 from .config import Secret, Settings
 from .domain.ratelimit import RateLimiter
+from .domain.readings import StoredReading
+from .ingest.broker_accounts import BrokerAccounts
+from .ingest.pipeline import Pipeline
+from .ingest.registry import SensorRegistry
 from .notify.sender import NotificationSender
 from .realtime.hub import Hub, open_hub
+from .realtime.publish import publish_readings
 from .realtime.shared import SharedStreams
 from .store.db import Database, open_database
 from .store.migrate import apply_migrations
@@ -43,10 +49,9 @@ BackgroundService = Callable[[], Coroutine[Any, Any, None]]
 
 
 def _background_services(
-    settings: Settings, db: Database, broadcast: Hub
+    settings: Settings, db: Database, broadcast: Hub, engine: AlertEngine
 ) -> list[BackgroundService]:
     """The long-running tasks of this process (ingestor, watchdog, notifier), per the settings."""
-    engine = AlertEngine(db, broadcast)
     watchdog = Watchdog(db, broadcast, settings, engine)
     services: list[BackgroundService] = [watchdog.run]
     if settings.notify:
@@ -56,6 +61,28 @@ def _background_services(
 
         services.append(Ingestor(settings, db, broadcast, listeners=[engine.on_readings]).run)
     return services
+
+
+def _http_ingest(
+    settings: Settings, db: Database, broadcast: Hub, engine: AlertEngine
+) -> HttpIngest:
+    """The LoRaWAN webhooks' endpoint: the ingestion pipeline, per request; what it stores is
+    published live and evaluated by the alert engine, as the MQTT ingestor's is."""
+
+    async def after_commit(stored: list[StoredReading]) -> None:
+        await publish_readings(broadcast, stored)
+        await engine.on_readings(stored)
+
+    pipeline = Pipeline(
+        db,
+        SensorRegistry(),
+        RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst),
+        reading_limiter=RateLimiter(
+            rate=settings.reading_rate_limit, burst=settings.reading_rate_burst
+        ),
+    )
+    limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst, max_keys=100_000)
+    return HttpIngest(db, pipeline, after_commit, limiter)
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -103,8 +130,15 @@ def create_app(
             live = SharedStreams()
             stack.push_async_callback(live.aclose)
             tasks = await stack.enter_async_context(anyio.create_task_group())
+            engine = AlertEngine(db, broadcast)
+            webhooks = _http_ingest(settings, db, broadcast, engine)
+            tasks.start_soon(webhooks.pipeline.registry.listen, dsn)
+            accounts = None
+            if settings.mqtt is not None and settings.mqtt.dynamic_security:
+                accounts = BrokerAccounts(settings.mqtt)
+                tasks.start_soon(accounts.run)
             for service in [
-                *_background_services(settings, db, broadcast),
+                *_background_services(settings, db, broadcast, engine),
                 *extra_services(settings, db, broadcast),
             ]:
                 tasks.start_soon(service)
@@ -120,6 +154,8 @@ def create_app(
                 "broadcast": broadcast,
                 "live": live,
                 "limiter": limiter,
+                "accounts": accounts,
+                "webhooks": webhooks,
                 "ws_addresses": ConnectionCounter(settings.ws_max_per_address),
                 "ws_users": ConnectionCounter(settings.ws_max_per_user),
             }
@@ -129,6 +165,9 @@ def create_app(
         if await request.state.db.ping():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unavailable"}, status_code=503)
+
+    async def ingest(request: Request) -> Response:
+        return await request.state.webhooks(request)
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -145,6 +184,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit)],

@@ -70,11 +70,22 @@ class MqttSettings:
     client_id: str = ""
     share_group: str | None = "koprogo-ingest"  # None: a plain subscription
     protocol: str = "5"  # "5", or "3.1.1" (cheaper to decode; flow control left to the broker)
+    ca_file: str | None = None  # mqtts: the broker's (private) CA; else the system's
+    cert_file: str | None = None  # mqtts: a client certificate, with its key
+    key_file: str | None = None
+    dynamic_security: bool = False  # manage devices' accounts in Mosquitto's dynsec plugin
 
     @classmethod
     def from_url(
-        cls, url: str, *, client_id: str, share_group: str | None, protocol: str = "5"
+        cls,
+        url: str,
+        *,
+        client_id: str,
+        share_group: str | None,
+        protocol: str = "5",
+        env: Mapping[str, str] | None = None,
     ) -> MqttSettings:
+        """From MQTT_URL, and (``env``) the TLS files and the broker's account management."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(
@@ -85,7 +96,19 @@ class MqttSettings:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
             raise ConfigError(f"MQTT_URL has an invalid port in {masked_url(url)!r}") from None
+        files = {
+            name: _readable_file(env or {}, name)
+            for name in ("MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE")
+        }
+        if (files["MQTT_CERT_FILE"] is None) != (files["MQTT_KEY_FILE"] is None):
+            raise ConfigError("MQTT_CERT_FILE and MQTT_KEY_FILE go together: set both or neither")
+        if not tls and any(files.values()):
+            raise ConfigError("MQTT_CA_FILE, MQTT_CERT_FILE and MQTT_KEY_FILE need an mqtts:// URL")
         return cls(
+            ca_file=files["MQTT_CA_FILE"],
+            cert_file=files["MQTT_CERT_FILE"],
+            key_file=files["MQTT_KEY_FILE"],
+            dynamic_security=_bool(env or {}, "KOPROGO_MQTT_DYNSEC", False),
             host=parts.hostname,
             port=port,
             tls=tls,
@@ -195,6 +218,7 @@ class Settings:
                 protocol="3.1.1"
                 if embedded_port
                 else _choice(env, "KOPROGO_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),
+                env=env,
             )
             if mqtt_url
             else None,
@@ -283,6 +307,15 @@ def _free_port(preferred: int) -> int:
                 continue
             return s.getsockname()[1]
     raise OSError("no free port")
+
+
+def _readable_file(env: Mapping[str, str], name: str) -> str | None:
+    path = env.get(name, "").strip()
+    if not path:
+        return None
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ConfigError(f"{name} has value {path!r}: not a readable file")
+    return path
 
 
 def _default(name: str) -> Any:

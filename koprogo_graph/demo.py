@@ -16,10 +16,10 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiomqtt
 import jwt
 
 from .config import MqttSettings, Settings
+from .ingest.mqtt import client as connect
 from .ingest.simulate import SimulatedSensor, make_fleet, provision, run_simulation
 from .realtime.hub import Hub
 from .store.db import Database
@@ -95,7 +95,5 @@ async def _replay_day(mqtt: MqttSettings, sensor: SimulatedSensor) -> None:
     now = datetime.now(UTC)
     sensor.last = (now - timedelta(hours=25)).timestamp()
     readings = [sensor.reading(now - timedelta(minutes=15 * i)) for i in range(100, 0, -1)]
-    async with aiomqtt.Client(
-        mqtt.host, mqtt.port, identifier=f"koprogo-demo-{uuid.uuid4().hex[:6]}"
-    ) as client:
+    async with connect(mqtt, f"koprogo-demo-{uuid.uuid4().hex[:6]}") as client:
         await client.publish(sensor.topic, json.dumps(readings), qos=1)

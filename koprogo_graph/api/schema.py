@@ -23,6 +23,7 @@ from ..errors import KoprogoError
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
 from ..resolvers.buildings import BuildingMutation, BuildingQuery
+from ..resolvers.credentials import CredentialsMutation, CredentialsQuery
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
 from ..resolvers.subscriptions import LiveSubscription
@@ -45,8 +46,15 @@ QUERIES: tuple[type, ...] = (
     ReadingQuery,
     AlertQuery,
     AggregateQuery,
+    CredentialsQuery,
 )
-MUTATIONS: tuple[type, ...] = (BuildingMutation, SensorMutation, AlertMutation, AggregateMutation)
+MUTATIONS: tuple[type, ...] = (
+    BuildingMutation,
+    SensorMutation,
+    AlertMutation,
+    AggregateMutation,
+    CredentialsMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
 MAX_DEPTH = 10

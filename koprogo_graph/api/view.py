@@ -42,6 +42,7 @@ class GraphQLView(GraphQL[Context, None]):
             broadcast=getattr(state, "broadcast", None),
             live=getattr(state, "live", None),
             limiter=getattr(state, "limiter", None),
+            accounts=getattr(state, "accounts", None),
         )
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ..config import MqttSettings
 from ..domain.readings import StoredReading
 from ..store.db import is_transient
 from . import metrics
+from .mqtt import client as connect
 from .pipeline import Incoming, Pipeline
 from .topic import subscription_filters
 
@@ -63,16 +63,7 @@ def _client(mqtt: MqttSettings, options: IngestOptions) -> aiomqtt.Client:
     else:
         # MQTT 3.1.1: the broker's max_inflight_messages bounds what is unacknowledged.
         session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-    client = aiomqtt.Client(
-        mqtt.host,
-        mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password.get() if mqtt.password else None,
-        identifier=mqtt.client_id,
-        keepalive=options.keepalive,
-        tls_context=ssl.create_default_context() if mqtt.tls else None,
-        **session,
-    )
+    client = connect(mqtt, mqtt.client_id, keepalive=options.keepalive, **session)
     # Before connecting: a resumed session's redeliveries arrive right after CONNACK.
     # private-api: aiomqtt has no manual acknowledgement, and a message is acknowledged only
     # once its reading is committed (SPEC §8b); tests/integration/test_ingest_faults.py

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import aiomqtt
-
 from ..config import MqttSettings
 from ..domain.sensors import mqtt_topic
+from .mqtt import client as connect
 
 __all__ = ["SimulatedSensor", "make_fleet", "provision", "run_simulation"]
 
@@ -162,13 +161,8 @@ async def run_simulation(
     """
     sent = 0
     started = time.monotonic()
-    async with aiomqtt.Client(
-        mqtt.host,
-        mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password.get() if mqtt.password else None,
-        identifier=f"koprogo-simulator-{uuid.uuid4().hex[:8]}",
-        max_inflight_messages=1000,
+    async with connect(
+        mqtt, f"koprogo-simulator-{uuid.uuid4().hex[:8]}", max_inflight_messages=1000
     ) as client:
         while duration is None or time.monotonic() - started < duration:
             sensor = fleet[sent % len(fleet)]

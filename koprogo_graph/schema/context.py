@@ -19,6 +19,7 @@ from .loaders import sensor_loader
 if TYPE_CHECKING:
     from ..config import Settings
     from ..domain.ratelimit import RateLimiter
+    from ..ingest.broker_accounts import BrokerAccounts
     from ..realtime.hub import Hub
     from ..realtime.shared import SharedStreams
     from ..store.db import Database
@@ -40,6 +41,7 @@ class Context:
     broadcast: Hub | None = None
     live: SharedStreams | None = None
     connection_params: dict[str, Any] | None = None
+    accounts: BrokerAccounts | None = None  # the broker's device accounts (dynsec), if managed
     limiter: RateLimiter | None = None  # requests per viewer (the app's; see api/limits.py)
     loaders: dict | None = None
     # Called by a subscription once events can reach it (see realtime/shared.py).

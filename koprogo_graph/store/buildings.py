@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-__all__ = ["BuildingRow", "get", "list_all", "timezone_of", "update"]
+__all__ = ["BuildingRow", "claim", "get", "list_all", "set_arming", "timezone_of", "update"]
 
 _SELECT = """
-SELECT b.id, b.label, b.timezone, b.created_at, b.updated_at,
+SELECT b.id, b.label, b.timezone, b.armed, b.arm_schedule, b.created_at, b.updated_at,
        (SELECT count(*) FROM sensors s
         WHERE s.organization_id = b.organization_id AND s.building_id = b.id) AS sensor_count
 FROM buildings b
@@ -23,6 +24,8 @@ class BuildingRow:
     id: uuid.UUID
     label: str | None
     timezone: str
+    armed: bool
+    arm_schedule: list[dict[str, Any]]
     sensor_count: int
     created_at: datetime
     updated_at: datetime
@@ -33,6 +36,8 @@ def _row(r: asyncpg.Record) -> BuildingRow:
         id=r["id"],
         label=r["label"],
         timezone=r["timezone"],
+        armed=r["armed"],
+        arm_schedule=r["arm_schedule"],
         sensor_count=r["sensor_count"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
@@ -74,6 +79,46 @@ async def update(
     if status != "UPDATE 1":
         return None
     return await get(con, org, building_id)
+
+
+async def set_arming(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    building_id: uuid.UUID,
+    *,
+    armed: bool | None = None,
+    schedule: list[dict[str, Any]] | None = None,
+) -> BuildingRow | None:
+    """Arm or disarm, and/or set the weekly schedule (None keeps it); None when the building
+    is not ``org``'s."""
+    status = await con.execute(
+        "UPDATE buildings SET armed = coalesce($3, armed), "
+        "arm_schedule = coalesce($4::jsonb, arm_schedule), updated_at = now() "
+        "WHERE organization_id = $1 AND id = $2",
+        org,
+        building_id,
+        armed,
+        schedule,
+    )
+    if status != "UPDATE 1":
+        return None
+    return await get(con, org, building_id)
+
+
+async def claim(con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID) -> bool:
+    """Make sure the building exists, ``org``'s if nobody owns it yet (as its first sensor
+    would); whether it is ``org``'s."""
+    await con.execute(
+        "INSERT INTO buildings (id, organization_id) VALUES ($2, $1) ON CONFLICT (id) DO NOTHING",
+        org,
+        building_id,
+    )
+    owner: uuid.UUID | None = await con.fetchval(
+        "SELECT organization_id FROM buildings WHERE organization_id = $1 AND id = $2",
+        org,
+        building_id,
+    )
+    return owner == org
 
 
 async def timezone_of(
