@@ -111,19 +111,58 @@ class _PrivateServer:
             self.proc.wait(10)
 
 
-class PrivateMosquitto(_PrivateServer):
-    """A broker of our own, with persistence."""
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
-    def __init__(self) -> None:
+
+class PrivateMosquitto(_PrivateServer):
+    """A broker of our own, with persistence; with ``admin`` (user, password), accounts are
+    Mosquitto's dynamic security plugin's, that user its admin; with ``tls`` (certificate,
+    key, PEM), the listener speaks TLS 1.2+ only."""
+
+    def __init__(
+        self,
+        *,
+        admin: tuple[str, str] | None = None,
+        tls: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="koprogo-mosquitto-"))
-        shutil.chown(self.dir, "mosquitto") if _user_exists("mosquitto") else None
+        user = "mosquitto" if _user_exists("mosquitto") else "root"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence true",
+            f"persistence_location {self.dir}/",
+            "max_queued_messages 100000",
+            "max_inflight_messages 0",
+            f"user {user}",
+        ]
+        if admin is None:
+            lines.append("allow_anonymous true")
+        else:
+            config = self.dir / "dynamic-security.json"
+            subprocess.run(
+                ["mosquitto_ctrl", "dynsec", "init", str(config), *admin],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            lines += [
+                "allow_anonymous false",
+                f"plugin {DYNSEC_PLUGIN}",
+                f"plugin_opt_config_file {config}",
+            ]
+        if tls is not None:  # in the broker's own folder: its user reads nothing else
+            (self.dir / "server.pem").write_bytes(tls[0])
+            (self.dir / "server.key").write_bytes(tls[1])
+            lines += [
+                f"certfile {self.dir / 'server.pem'}",
+                f"keyfile {self.dir / 'server.key'}",
+                "tls_version tlsv1.2",
+            ]
+        for path in self.dir.iterdir():
+            shutil.chown(path, user) if user == "mosquitto" else None
+        shutil.chown(self.dir, user) if user == "mosquitto" else None
         self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {self.dir}/\nmax_queued_messages 100000\n"
-            f"max_inflight_messages 0\nuser {'mosquitto' if _user_exists('mosquitto') else 'root'}\n"
-        )
+        self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen | None = None
 
     @property
