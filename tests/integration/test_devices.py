@@ -427,3 +427,47 @@ async def test_the_ingestor_connects_over_tls_to_a_private_ca(
             await stop_server(srv, task)
     finally:
         broker.cleanup()
+
+
+async def test_the_shipped_broker_configuration_runs_tls_only_with_the_plugins_accounts(
+    authority, tmp_path
+):
+    """deploy/mosquitto/mosquitto.conf as shipped (its paths and port moved to a scratch
+    folder): TLS only, the dynamic security plugin's admin may connect, anonymous may not."""
+    shipped = (Path(__file__).parents[2] / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    certificate = authority.issue_cert("127.0.0.1")
+    broker = PrivateMosquitto(
+        admin=ADMIN,
+        tls=(
+            b"".join(b.bytes() for b in certificate.cert_chain_pems),
+            certificate.private_key_pem.bytes(),
+        ),
+    )
+    folder = broker.dir
+    broker.conf.write_text(
+        shipped.replace("listener 8883", f"listener {broker.port} 127.0.0.1")
+        .replace("/etc/mosquitto/certs/server.crt", str(folder / "server.pem"))
+        .replace("/etc/mosquitto/certs/server.key", str(folder / "server.key"))
+        .replace("/var/lib/mosquitto/dynamic-security.json", str(folder / "dynamic-security.json"))
+        .replace("/var/lib/mosquitto/", f"{folder}/")
+        + f"user {'mosquitto' if folder.owner() == 'mosquitto' else 'root'}\n"
+    )
+    ca = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(ca)
+    await broker.start()
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, username=ADMIN[0], password=ADMIN[1], tls_context=context
+        ):
+            pass
+        with pytest.raises(aiomqtt.MqttError):  # anonymous
+            async with aiomqtt.Client("127.0.0.1", broker.port, tls_context=context):
+                pass
+        with pytest.raises(aiomqtt.MqttError):  # without TLS (the broker waits for a handshake)
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, username=ADMIN[0], password=ADMIN[1], timeout=1
+            ):
+                pass
+    finally:
+        broker.cleanup()
