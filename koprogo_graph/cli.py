@@ -77,17 +77,39 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     import uuid
 
-    from .ingest.simulate import make_fleet, provision, run_simulation
+    from .domain.integrations import Integration
+    from .ingest.simulate import (
+        HTTP_INTEGRATIONS,
+        make_fleet,
+        post_simulation,
+        provision,
+        run_simulation,
+    )
 
-    if settings.mqtt is None:
+    integration = Integration(args.integration.upper())
+    webhook = integration in HTTP_INTEGRATIONS
+    if webhook and not (args.url and args.token):
+        raise SystemExit(
+            f"koprogo-graph: --integration {args.integration} posts to the service: "
+            "give --url (its /ingest/... address) and --token (an ingest token)"
+        )
+    if not webhook and settings.mqtt is None:
         raise SystemExit("koprogo-graph: configuration error: MQTT_URL is not set")
     org = uuid.UUID(args.organization) if args.organization else uuid.uuid4()
     building = uuid.UUID(args.building) if args.building else uuid.uuid4()
-    fleet = make_fleet(org, building, args.sensors, leaks=args.leaks)
+    fleet = make_fleet(org, building, args.sensors, leaks=args.leaks, integration=integration)
     if args.provision:
         with _database(settings) as dsn:
             added = asyncio.run(provision(dsn, fleet))
         log.info("provisioned %d sensor(s) in organization %s, building %s", added, org, building)
+    if webhook:
+        log.info("posting %.0f uplinks/s over %d devices to %s", args.rate, len(fleet), args.url)
+        sent = asyncio.run(
+            post_simulation(args.url, args.token, fleet, rate=args.rate, duration=args.duration)
+        )
+        log.info("posted %d uplink(s)", sent)
+        return 0
+    assert settings.mqtt is not None
     log.info(
         "publishing %.0f msg/s over %d sensors to %s:%d",
         args.rate,
@@ -137,6 +159,14 @@ def build_parser(default_log_level: str = "INFO") -> argparse.ArgumentParser:
     simulate.add_argument(
         "--provision", action="store_true", help="register the sensors first (needs DATABASE_URL)"
     )
+    simulate.add_argument(
+        "--integration",
+        default="koprogo",
+        choices=["koprogo", "shelly", "tasmota", "zigbee2mqtt", "wmbusmeters", "ttn", "chirpstack"],
+        help="the devices' format (SPEC §11; default: KoproGo's own)",
+    )
+    simulate.add_argument("--url", help="ttn/chirpstack: the service's webhook address")
+    simulate.add_argument("--token", help="ttn/chirpstack: an ingest token of the building")
     simulate.set_defaults(handler=_simulate)
     return parser
 
