@@ -471,3 +471,22 @@ async def test_the_shipped_broker_configuration_runs_tls_only_with_the_plugins_a
                 pass
     finally:
         broker.cleanup()
+
+
+async def test_webhooks_refuse_oversized_flooding_and_malformed_requests(gql, token):
+    org, building = uuid.uuid4(), uuid.uuid4()
+    secrets = await credentials(gql, token(org), building, "flood")
+    auth = {"Authorization": f"Bearer {secrets['httpToken']}"}
+    client = gql.client
+    url = f"/ingest/ttn/{building}"
+    huge = await client.post(url, content=b"{" + b" " * 70_000 + b"}", headers=auth)
+    assert huge.status_code == 413
+    assert (await client.post("/ingest/ttn/not-a-uuid", json={}, headers=auth)).status_code == 404
+    assert (await client.post(f"/ingest/mqtt/{building}", json={}, headers=auth)).status_code == 404
+    long_token = {"Authorization": "Bearer " + "x" * 5_000}
+    assert (await client.post(url, json={}, headers=long_token)).status_code == 401
+    # One credential's burst (the API's, 100 requests), then 429 with Retry-After.
+    answers = await asyncio.gather(*(client.post(url, json={}, headers=auth) for _ in range(130)))
+    statuses = [a.status_code for a in answers]
+    assert 429 in statuses and statuses.count(429) <= 30
+    assert next(a for a in answers if a.status_code == 429).headers["retry-after"] == "1"
