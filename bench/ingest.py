@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py --messages 100000 --sensors 2000 --batch 1
     .venv/bin/python bench/ingest.py --messages 10000 --sensors 2000 --batch 10
+    .venv/bin/python bench/ingest.py --messages 30000 --sensors 1000 --integration zigbee2mqtt
 
 Runs a private Mosquitto (deployment queue settings), `koprogo-graph serve` as a subprocess on a
 fresh database, and paho publishers (QoS 1, 1,000 in flight). Reports, in the same run:
@@ -34,8 +35,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+INTEGRATION = "koprogo"  # or "zigbee2mqtt": the same meters as ZLinky modules (SPEC §11)
+
+
 def topics_for(org: uuid.UUID, building: uuid.UUID, sensors: int) -> list[str]:
+    if INTEGRATION == "zigbee2mqtt":
+        return [f"koprogo/{org}/{building}/zigbee2mqtt/B-{i:05d}" for i in range(sensors)]
     return [f"koprogo/{org}/{building}/B-{i:05d}/readings" for i in range(sensors)]
+
+
+def message(n: int, now: float, batch: int) -> str:
+    """Reading ``n``: KoproGo's JSON, or a ZLinky's state as Zigbee2MQTT publishes it (its
+    last_seen option on, so that each message has its own time)."""
+    if INTEGRATION == "zigbee2mqtt":
+        return json.dumps(
+            {
+                "current_summ_delivered": float(n),
+                "apparent_power": 1420,
+                "linkquality": 142,
+                "last_seen": datetime.fromtimestamp(now, UTC).isoformat(),
+            }
+        )
+    items = [
+        {
+            "timestamp": datetime.fromtimestamp(now - (batch - k) * 1e-4, UTC).isoformat(),
+            "value": float(n),
+        }
+        for k in range(batch)
+    ]
+    return json.dumps(items[0] if batch == 1 else items)
 
 
 def publish(
@@ -62,17 +90,7 @@ def publish(
             if rate and (ahead := sent / rate - (time.perf_counter() - begun)) > 0:
                 time.sleep(ahead)
             topic = topics[n % len(topics)]
-            now = time.time()
-            items = [
-                {
-                    "timestamp": datetime.fromtimestamp(now - (batch - k) * 1e-4, UTC).isoformat(),
-                    "value": float(n),
-                }
-                for k in range(batch)
-            ]
-            infos.append(
-                client.publish(topic, json.dumps(items[0] if batch == 1 else items), qos=1)
-            )
+            infos.append(client.publish(topic, message(n, time.time(), batch), qos=1))
         for info in infos:
             info.wait_for_publish()
         client.loop_stop()
@@ -138,6 +156,12 @@ async def bench_service(args, dsn: str, port: int) -> dict:
         building,
         args.sensors,
     )
+    if INTEGRATION == "zigbee2mqtt":
+        await con.execute(
+            "UPDATE sensors SET integration = 'ZIGBEE2MQTT', external_id = device_id, "
+            "metric = 'current_summ_delivered' WHERE organization_id = $1",
+            org,
+        )
     await con.close()
     topics = topics_for(org, building, args.sensors)
     total = args.messages * args.batch
@@ -275,9 +299,18 @@ async def main() -> None:
         "--protocol", choices=["5", "3.1.1"], default="5", help="the ingestor's MQTT version"
     )
     parser.add_argument("--profile", help="write a py-spy profile of the drain to this file")
+    parser.add_argument(
+        "--integration",
+        choices=["koprogo", "zigbee2mqtt"],
+        default="koprogo",
+        help="the devices' format (zigbee2mqtt: one reading per message)",
+    )
     args = parser.parse_args()
-    global PROTOCOL
+    global PROTOCOL, INTEGRATION
     PROTOCOL = args.protocol
+    INTEGRATION = args.integration
+    if INTEGRATION != "koprogo" and args.batch != 1:
+        raise SystemExit("--batch is for KoproGo's format: a product sends one reading at a time")
     port = free_port()
     broker = private_broker(port)
     try:

@@ -22,9 +22,9 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from koprogo_graph.store.migrate import apply_migrations
 from koprogo_graph.realtime.events import encode_event, readings_channel
 from koprogo_graph.realtime.hub import Hub
+from koprogo_graph.store.migrate import apply_migrations
 from tests.integration.conftest import JWT_SECRET, make_settings, start_server, stop_server
 
 DSN = "postgresql://postgres@127.0.0.1/koprogo_bench_live_path"
