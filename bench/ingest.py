@@ -229,7 +229,7 @@ async def bench_bare_subscriber(args, port: int) -> float:
     async with aiomqtt.Client(
         "127.0.0.1", port, identifier=f"bench-bare-{uuid.uuid4().hex[:6]}"
     ) as client:
-        await client.subscribe(f"koprogo/{org}/+/+/readings", qos=1)
+        await client.subscribe(f"koprogo/{org}/#", qos=1)
         started = time.perf_counter()
         pub = asyncio.create_task(
             asyncio.to_thread(

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from ..domain.alert_rules import HISTORY_DEPTH, pending_elapsed
+from ..domain.alert_rules import HISTORY_DEPTH, AlertRules, pending_elapsed
 from ..domain.readings import StoredReading
 from ..domain.sensors import ReadingKind
 from ..realtime.publish import publish_alerts, publish_sensors
@@ -87,12 +87,13 @@ class AlertEngine:
             return [], []
         await rule_inputs.take_turns(con, list(by_sensor))
         states = await rule_inputs.sensor_states(con, list(by_sensor))
+        rules = {s.sensor.id: rules_of(s.sensor) for s in states}  # once per sensor and batch
         histories = await rule_inputs.histories(
             con,
             {
                 s.sensor.id: by_sensor[s.sensor.id][0].ts
                 for s in states
-                if wants_history(s.sensor, by_sensor[s.sensor.id])
+                if wants_history(rules[s.sensor.id], by_sensor[s.sensor.id])
             },
             HISTORY_DEPTH,
         )
@@ -102,20 +103,30 @@ class AlertEngine:
         )
         changed: list[AlertRow] = []
         for state in states:
+            sensor_rules = rules[state.sensor.id]
             judged = judge_readings(
-                state, by_sensor[state.sensor.id], steps, histories.get(state.sensor.id)
+                state,
+                by_sensor[state.sensor.id],
+                steps,
+                histories.get(state.sensor.id),
+                sensor_rules,
             )
-            changed += await self._apply(con, state, judged)
+            if judged:
+                changed += await self._apply(con, state, sensor_rules, judged)
         # A first reading brings a sensor ONLINE; alerts move status and connectivity.
         first_seen = [s.sensor.id for s in states if s.sensor.connectivity == "NEVER_SEEN"]
         moved = await follow(con, changed, first_seen)
         return changed, moved
 
     async def _apply(
-        self, con: asyncpg.Connection, state: SensorState, judged: list[Judged]
+        self,
+        con: asyncpg.Connection,
+        state: SensorState,
+        rules: AlertRules,
+        judged: list[Judged],
     ) -> list[AlertRow]:
         """Apply verdicts in order, each seeing what the ones before it opened or closed."""
-        sensor, rules = state.sensor, rules_of(state.sensor)
+        sensor = state.sensor
         open_types = set(state.open_types)
         changed = []
         for j in judged:

@@ -59,10 +59,10 @@ def rules_of(sensor: SensorRow) -> AlertRules:
     return AlertRules.for_sensor(sensor.type, sensor.alert_rules)
 
 
-def wants_history(sensor: SensorRow, readings: Sequence[StoredReading]) -> bool:
+def wants_history(rules: AlertRules, readings: Sequence[StoredReading]) -> bool:
     """Whether the history rules need the sensor's earlier readings for this batch (anomaly
     detection on, or a POOR reading that may complete a run)."""
-    return rules_of(sensor).anomaly_detection or any(r.quality == "POOR" for r in readings)
+    return rules.anomaly_detection or any(r.quality == "POOR" for r in readings)
 
 
 def judge_readings(
@@ -70,13 +70,14 @@ def judge_readings(
     readings: Sequence[StoredReading],
     steps: Mapping[tuple[uuid.UUID, datetime], MeterStep],
     history: History | None,
+    rules: AlertRules | None = None,
 ) -> list[Judged]:
     """Verdicts on a sensor's new readings (device-time order), each with its reading. Meters
     are judged by the consumption rule as stored (``steps``): a glitch is a fault, thresholds
     apply to the flow; gauges by their value. ``history``: the readings before the batch, for
     the anomaly and poor-run rules (None when ``wants_history`` said no)."""
     sensor = state.sensor
-    rules = rules_of(sensor)
+    rules = rules or rules_of(sensor)
     threshold_open = AlertType.THRESHOLD_EXCEEDED.value in state.open_types
     values = list(history.values) if history else []
     qualities = list(history.qualities) if history else []

@@ -104,7 +104,8 @@ class DeliveryRow:
 
 def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
     """``cls`` from a database record holding (at least) its columns."""
-    return cls(**{name: record[name] for name, *_ in _codecs(cls)})
+    # Positional, by name: rows are built for every sensor of every ingested batch.
+    return cls(*map(record.__getitem__, _names(cls)))
 
 
 def camel(name: str) -> str:
@@ -139,6 +140,16 @@ _CODECS: dict[Any, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     uuid.UUID: (str, uuid.UUID),
     datetime: (datetime.isoformat, datetime.fromisoformat),
 }
+
+
+_names_by_class: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    names = _names_by_class.get(cls)
+    if names is None:
+        names = _names_by_class[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 Codec = tuple[str, str, Callable[[Any], Any], Callable[[Any], Any]]

@@ -13,6 +13,7 @@ from koprogo_graph.alerts.judge import (
     judge_readings,
     leak_verdict,
     offline_verdict,
+    rules_of,
     stuck_verdict,
     wants_history,
 )
@@ -151,7 +152,8 @@ def test_a_reading_brings_an_offline_sensor_back_even_in_maintenance_and_raises_
 def test_the_history_rules_see_the_readings_before_the_batch():
     probe = sensor()
     batch = [reading(20.0, quality="POOR")]
-    assert wants_history(probe, batch) and not wants_history(probe, [reading(20.0)])
+    rules = rules_of(probe)
+    assert wants_history(rules, batch) and not wants_history(rules, [reading(20.0)])
     nine_poor = History([20.0] * 9, ["POOR"] * 9)
     got = verdicts(SensorState(probe, frozenset()), batch, history=nine_poor)
     assert [v.message for v, _ in got if isinstance(v, Raise)] == ["the last 10 readings were POOR"]
