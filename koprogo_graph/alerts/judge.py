@@ -49,7 +49,7 @@ __all__ = [
 SILENT = frozenset({SensorStatus.MAINTENANCE.value, SensorStatus.INACTIVE.value})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Judged:
     verdict: Raise | Clear
     reading: StoredReading

@@ -174,7 +174,7 @@ class Runs(StrEnum):
     CLOCK = "clock"  # on the watchdog's clock
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadingFacts:
     """What a per-reading rule knows of one new reading (the alert engine gathers it)."""
 

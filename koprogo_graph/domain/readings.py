@@ -9,7 +9,7 @@ from datetime import datetime
 __all__ = ["StoredReading"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredReading:
     """A reading newly committed to the database (never a redelivered duplicate)."""
 

@@ -19,6 +19,7 @@ import httpx
 __all__ = [
     "MAX_URL_LENGTH",
     "RefusedTarget",
+    "check_host",
     "check_webhook_url",
     "describe_failure",
     "is_public",
@@ -63,8 +64,11 @@ def _split(url: str) -> SplitResult:
 
 
 async def _addresses(parts: SplitResult) -> list[str]:
-    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    return await _resolve(parts.hostname or "", port)
+
+
+async def _resolve(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
@@ -78,18 +82,29 @@ async def _addresses(parts: SplitResult) -> list[str]:
 async def check_webhook_url(url: str, *, allow_private: bool) -> None:
     """Refuse (RefusedTarget, a message without the URL) what a webhook may not point at."""
     parts = _split(url)
+    await check_host(
+        parts.hostname or "",
+        allow_private=allow_private,
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+    )
+
+
+async def check_host(host: str, *, allow_private: bool, port: int = 443) -> None:
+    """Refuse a host that is, or resolves to, a private, loopback or link-local address
+    (unless the operator allows it); a name that does not resolve yet passes (deliveries
+    check again, and retry)."""
     if allow_private:
         return
     try:
-        literal = ipaddress.ip_address((parts.hostname or "").split("%")[0])
+        literal = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         literal = None
     if literal is not None and not is_public(str(literal)):
         raise RefusedTarget("points to a private, loopback or link-local address")
     try:
-        addresses = await _addresses(parts)
+        addresses = await _resolve(host, port)
     except RefusedTarget:
-        return  # a name that does not resolve yet: deliveries check again, and retry
+        return
     if not all(is_public(a) for a in addresses):
         raise RefusedTarget("points to a private, loopback or link-local address")
 

@@ -1,6 +1,8 @@
 """Typed rows: what the store hands to the rest of the service, instead of database records.
 
-A row is a frozen dataclass whose fields are its table's columns. The same declaration gives the
+A row is a dataclass whose fields are its table's columns, read-only by convention: not
+frozen, because a frozen dataclass costs four times as much to build (one object.__setattr__
+per field), and rows are built for every sensor of every ingested batch. The same declaration gives the
 one live-event wire format (:func:`to_wire`, :func:`from_wire`): the fields in camelCase, ids and
 times as strings, decoded by each field's declared type, never guessed from its name.
 """
@@ -18,7 +20,7 @@ __all__ = ["AlertRow", "DeliveryRow", "SensorRow", "camel", "from_record", "from
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SensorRow:
     """A row of ``sensors`` (SPEC §5)."""
 
@@ -56,7 +58,7 @@ class SensorRow:
     unit_scale: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AlertRow:
     """A row of ``alerts`` (SPEC §5)."""
 
@@ -86,7 +88,7 @@ class AlertRow:
     last_notified_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DeliveryRow:
     """A row of ``notification_outbox``: one delivery of an alert on one channel."""
 

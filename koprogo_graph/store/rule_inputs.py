@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Arming:
     """Its building's arming (for intrusion detection)."""
 
@@ -46,14 +46,14 @@ class Arming:
     timezone: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SensorState:
     sensor: SensorRow
     open_types: frozenset[str]  # types of its unresolved alerts
-    arming: Arming = Arming(False, [], "UTC")
+    arming: Arming = field(default_factory=lambda: Arming(False, [], "UTC"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MeterStep:
     """A new meter reading as the consumption rule classified it when it was stored."""
 
@@ -63,7 +63,7 @@ class MeterStep:
     used: float | None  # consumption since the previous reading
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class History:
     """A sensor's readings before a batch, oldest first."""
 
@@ -71,14 +71,14 @@ class History:
     qualities: list[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StuckWindow:
     sensor: SensorRow
     values: list[float]  # its readings over its stuck window, oldest first
     first_ts: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeakCandidate:
     sensor: SensorRow
     leak_open: bool  # it has an unresolved LEAK_DETECTED alert
