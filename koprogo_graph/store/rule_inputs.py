@@ -158,11 +158,10 @@ async def meter_steps(
     if not keys:
         return {}
     rows = await con.fetch(_METER_STEPS, [k[0] for k in keys], [k[1] for k in keys])
+    # Unpacked by position (the query's column order): one step per new meter reading.
     return {
-        (r["sensor_id"], r["ts"]): MeterStep(
-            r["previous_ts"], r["baseline"], r["glitch"], r["used"]
-        )
-        for r in rows
+        (sensor_id, ts): MeterStep(previous_ts, baseline, glitch, used)
+        for sensor_id, ts, previous_ts, baseline, glitch, used in rows
     }
 
 
