@@ -126,6 +126,7 @@ class Settings:
 
     database_url: Secret | None  # None: an embedded PostgreSQL (zero-configuration mode)
     jwt_secret: Secret
+    secret_key: Secret | None = None  # seals channel URLs; None: derived from jwt_secret
     redis_url: str | None = None
     mqtt: MqttSettings | None = None
     ingest: bool = True
@@ -153,6 +154,11 @@ class Settings:
     notify: bool = True
     embedded_broker_port: int | None = None  # set: an MQTT broker runs inside this process
     data_dir: str | None = None
+
+    @property
+    def channel_key(self) -> str:
+        """What channel URLs are sealed with (notify/secretbox.py)."""
+        return (self.secret_key or self.jwt_secret).get()
 
     @property
     def development(self) -> bool:
@@ -207,6 +213,7 @@ class Settings:
             embedded_broker_port=embedded_port,
             data_dir=env.get("KOPROGO_DATA_DIR") or None,
             jwt_secret=Secret(_jwt_secret(env, environment)),
+            secret_key=_secret_key(env),
             redis_url=redis_url,
             mqtt=MqttSettings.from_url(
                 mqtt_url,
@@ -418,6 +425,15 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     if not low <= value <= high:
         raise ConfigError(f"{name} has value {raw!r}: must be between {low:g} and {high:g}")
     return value
+
+
+def _secret_key(env: Mapping[str, str]) -> Secret | None:
+    key = env.get("KOPROGO_SECRET_KEY", "")
+    if not key:
+        return None
+    if len(key) < 32:
+        raise ConfigError("KOPROGO_SECRET_KEY is too short (at least 32 characters)")
+    return Secret(key)
 
 
 def _jwt_secret(env: Mapping[str, str], environment: str) -> str:

@@ -49,6 +49,8 @@ class DeliveryChannel(StrEnum):
 
     EMAIL = "email"
     WEBHOOK = "webhook"
+    SMS = "sms"
+    PUSH = "push"
 
 
 class NotificationKind(StrEnum):

@@ -8,7 +8,7 @@ import json
 from email.message import EmailMessage
 from typing import Any
 
-__all__ = ["email_message", "sign", "webhook_body"]
+__all__ = ["email_message", "plain_text", "sign", "webhook_body"]
 
 
 def webhook_body(row: Any) -> bytes:
@@ -39,6 +39,14 @@ def webhook_body(row: Any) -> bytes:
 def sign(body: bytes, secret: str) -> str:
     """``X-Koprogo-Signature``: ``sha256=<hex HMAC-SHA256 of the raw body>`` (SPEC §10)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def plain_text(row: Any) -> tuple[str, str]:
+    """(title, body) for an SMS or a push: short, the title first."""
+    reminder = "Reminder: " if row["kind"] == "reminder" else ""
+    title = f"{reminder}[{row['severity']}] {row['type']} {row['device_id']}"
+    body = f"{row['message']} ({row['sensor_location']}, building {row['building_id']})"
+    return title[:250], body[:1000]
 
 
 def email_message(row: Any, sender: str) -> EmailMessage:

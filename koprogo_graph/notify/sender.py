@@ -13,7 +13,9 @@ import httpx
 from ..config import Settings
 from ..store import notifications
 from ..store.db import Database, is_transient
-from .messages import email_message, sign, webhook_body
+from .channels import send
+from .messages import email_message, plain_text, sign, webhook_body
+from .secretbox import SecretBox
 from .targets import describe_failure, pinned_request
 
 __all__ = ["NotificationSender"]
@@ -31,6 +33,7 @@ class NotificationSender:
         self.db = db
         self.every = every
         self.timeout = timeout
+        self.box = SecretBox(settings.channel_key)
 
     async def run(self) -> None:
         # No connection is kept between deliveries: connections are pooled by address, and a
@@ -59,9 +62,7 @@ class NotificationSender:
                     retry_in = min(
                         3600.0, self.settings.notify_retry_seconds * 2 ** row["attempts"]
                     )
-                    failure = (
-                        describe_failure(exc) if row["channel"] == "webhook" else _smtp_failure(exc)
-                    )
+                    failure = _failure(row, exc)
                     log.warning(
                         "%s notification of alert %s failed (%s); retry in %.0fs",
                         row["channel"],
@@ -75,7 +76,10 @@ class NotificationSender:
         return len(due)
 
     async def _deliver(self, http: httpx.AsyncClient, row: Any) -> None:
-        if row["channel"] == "webhook":
+        if row["channel_id"] is not None:  # an Apprise channel (SMS, push, e-mail service)
+            title, text = plain_text(row)
+            await send(self.box.open(row["url_sealed"]), title, text)
+        elif row["channel"] == "webhook":
             body = webhook_body(row)
             headers = {"Content-Type": "application/json"}
             if row["webhook_secret"]:
@@ -104,6 +108,14 @@ class NotificationSender:
             start_tls=None if url.scheme == "smtps" else (True if url.username else None),
             timeout=self.timeout,
         )
+
+
+def _failure(row: Any, exc: BaseException) -> str:
+    """What went wrong, for the delivery's record and the log: never a URL (they hold
+    credentials), nor what a library said about one."""
+    if row["channel_id"] is not None:
+        return "the channel refused the notification or could not be reached"
+    return describe_failure(exc) if row["channel"] == "webhook" else _smtp_failure(exc)
 
 
 def _smtp_failure(exc: BaseException) -> str:

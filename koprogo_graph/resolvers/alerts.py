@@ -9,16 +9,22 @@ from typing import Annotated, Any
 import strawberry
 
 from ..alerts.actions import follow
-from ..domain.alerts import AlertSeverity, AlertStatus, AlertType
+from ..domain.alerts import AlertSeverity, AlertStatus, AlertType, DeliveryChannel
+from ..domain.routing import Route, parse_quiet_hours
 from ..domain.sensors import clean
 from ..errors import BadUserInput, NotFound
+from ..notify.channels import ChannelUrlError, inspect_url
+from ..notify.secretbox import SecretBox
 from ..notify.targets import RefusedTarget, check_webhook_url
 from ..realtime.publish import publish_alerts, publish_sensors
 from ..schema.alerts import (
     Alert,
     AlertStatistics,
+    NotificationChannel,
+    NotificationChannelInput,
     NotificationSettings,
     NotificationSettingsInput,
+    QuietHours,
     SeverityCount,
     TypeCount,
 )
@@ -26,7 +32,7 @@ from ..schema.context import Context
 from ..schema.pagination import Connection, decode_keyset, encode_cursor, page_size
 from ..store import alerts as store
 from ..store import notifications as notifications_store
-from ._args import parse_id, parse_optional_id
+from ._args import field_errors, parse_id, parse_optional_id
 
 __all__ = ["AlertMutation", "AlertQuery"]
 
@@ -154,16 +160,75 @@ class AlertQuery:
         org = info.context.viewer.require_manager()
         async with info.context.db.tenant(org) as con:
             row = await notifications_store.get_settings(con, org)
-        return _settings(row) if row else None
+            channels = await notifications_store.channels_of(con, org)
+        return _settings(row, channels) if row or channels else None
 
 
-def _settings(row) -> NotificationSettings:
+def _settings(row: Any, channels: list[notifications_store.ChannelRow]) -> NotificationSettings:
     return NotificationSettings(
-        emails=list(row["emails"]),
-        webhook_url=row["webhook_url"],
-        has_webhook_secret=bool(row["webhook_secret"]),
-        min_severity=AlertSeverity(row["min_severity"]),
+        emails=list(row["emails"]) if row else [],
+        webhook_url=row["webhook_url"] if row else None,
+        has_webhook_secret=bool(row["webhook_secret"]) if row else False,
+        min_severity=AlertSeverity(row["min_severity"]) if row else AlertSeverity.WARNING,
+        channels=[_channel(c) for c in channels],
     )
+
+
+def _channel(row: notifications_store.ChannelRow) -> NotificationChannel:
+    quiet = row.route.quiet
+    return NotificationChannel(
+        id=strawberry.ID(str(row.id)),
+        kind=DeliveryChannel(row.kind),
+        service=row.service,
+        url=row.masked_url,
+        min_severity=row.route.min_severity,
+        quiet_hours=QuietHours(
+            from_=quiet.start.strftime("%H:%M"),
+            to=quiet.end.strftime("%H:%M"),
+            critical_too=quiet.critical_too,
+        )
+        if quiet
+        else None,
+    )
+
+
+MAX_CHANNELS = 10
+
+
+async def _channels(
+    info: Info, given: list[NotificationChannelInput]
+) -> list[notifications_store.NewChannel]:
+    """The channels given, checked (BAD_USER_INPUT names channels[i].url and never quotes
+    it) and sealed."""
+    if len(given) > MAX_CHANNELS:
+        raise BadUserInput("channels", f"at most {MAX_CHANNELS}")
+    settings = info.context.settings
+    box = SecretBox(settings.channel_key)
+    channels = []
+    for i, c in enumerate(given):
+        try:
+            found = await inspect_url(c.url, allow_private=settings.webhook_allow_private)
+        except ChannelUrlError as exc:
+            raise BadUserInput(f"channels[{i}].url", str(exc)) from None
+        quiet = None
+        if c.quiet_hours is not None:
+            with field_errors():
+                quiet = parse_quiet_hours(
+                    c.quiet_hours.from_,
+                    c.quiet_hours.to,
+                    c.quiet_hours.critical_too,
+                    f"channels[{i}].quietHours",
+                )
+        channels.append(
+            notifications_store.NewChannel(
+                url_sealed=box.seal(c.url),
+                kind=found.kind,
+                service=found.service[:100],
+                masked_url=found.masked[:4000],
+                route=Route(c.min_severity, quiet),
+            )
+        )
+    return channels
 
 
 async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -> Alert:
@@ -226,6 +291,7 @@ class AlertMutation:
                 )
             except RefusedTarget as exc:
                 raise BadUserInput("webhookUrl", str(exc)) from None
+        channels = await _channels(info, input.channels)
         async with info.context.db.tenant(org) as con:
             row = await notifications_store.save_settings(
                 con,
@@ -237,4 +303,5 @@ class AlertMutation:
                     "min_severity": input.min_severity.value,
                 },
             )
-        return _settings(row)
+            stored = await notifications_store.replace_channels(con, org, channels)
+        return _settings(row, stored)

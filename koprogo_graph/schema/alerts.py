@@ -23,9 +23,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Alert",
     "AlertStatistics",
+    "NotificationChannel",
+    "NotificationChannelInput",
     "NotificationDelivery",
     "NotificationSettings",
     "NotificationSettingsInput",
+    "QuietHours",
+    "QuietHoursInput",
     "SeverityCount",
     "TypeCount",
 ]
@@ -173,6 +177,60 @@ class NotificationSettings:
         description="Whether webhook bodies are signed (X-Koprogo-Signature)."
     )
     min_severity: AlertSeverity = strawberry.field(description="The lowest severity notified.")
+    channels: list[NotificationChannel] = strawberry.field(
+        description="SMS, push and other Apprise channels, in order."
+    )
+
+
+@strawberry.type(description="Quiet hours of a channel, every day, in the building's local time.")
+class QuietHours:
+    from_: str = strawberry.field(name="from", description="Start, HH:MM.")
+    to: str = strawberry.field(description="End, HH:MM; at or before `from`: the next morning.")
+    critical_too: bool = strawberry.field(
+        description="Whether CRITICAL alerts wait too (by default they go out at once)."
+    )
+
+
+@strawberry.type(
+    description="An Apprise channel (an SMS provider, a push app, an e-mail service...). Its URL "
+    "holds credentials: it is stored encrypted and only ever shown masked."
+)
+class NotificationChannel:
+    id: strawberry.ID = strawberry.field(description="Identifier.")
+    kind: DeliveryChannel = strawberry.field(
+        description="SMS, PUSH or EMAIL: the alert flag its deliveries set."
+    )
+    service: str = strawberry.field(description="The service, as Apprise names it (e.g. ntfy).")
+    url: str = strawberry.field(description="Its URL with the secrets masked.")
+    min_severity: AlertSeverity = strawberry.field(description="The least severity it gets.")
+    quiet_hours: QuietHours | None = strawberry.field(
+        description="When it gets nothing below CRITICAL (held until they end), if ever."
+    )
+
+
+@strawberry.input(description="Quiet hours of a channel, every day, in the building's local time.")
+class QuietHoursInput:
+    from_: str = strawberry.field(name="from", description="Start, HH:MM (local time).")
+    to: str = strawberry.field(
+        description="End, HH:MM (local time); at or before `from`: the next morning."
+    )
+    critical_too: bool = strawberry.field(
+        default=False, description="Hold CRITICAL alerts too (default: they go out at once)."
+    )
+
+
+@strawberry.input(description="An Apprise channel: an SMS provider, a push app, an e-mail service.")
+class NotificationChannelInput:
+    url: str = strawberry.field(
+        description="An Apprise URL (e.g. ntfys://ntfy.sh/topic, twilio://SID:token@from/to); "
+        "at most 2,000 characters. Stored encrypted, shown masked."
+    )
+    min_severity: AlertSeverity = strawberry.field(
+        default=AlertSeverity.INFO, description="The least severity it gets."
+    )
+    quiet_hours: QuietHoursInput | None = strawberry.field(
+        default=None, description="When it gets nothing below CRITICAL."
+    )
 
 
 @strawberry.input(description="Where alert notifications go; the whole configuration is replaced.")
@@ -188,5 +246,9 @@ class NotificationSettingsInput:
         description="Secret for the HMAC-SHA256 signature of webhook bodies (at most 256 characters).",
     )
     min_severity: AlertSeverity = strawberry.field(
-        default=AlertSeverity.WARNING, description="The lowest severity notified."
+        default=AlertSeverity.WARNING,
+        description="The lowest severity notified by e-mail and webhook.",
+    )
+    channels: list[NotificationChannelInput] = strawberry.field(
+        default_factory=list, description="Apprise channels (at most 10), in order."
     )

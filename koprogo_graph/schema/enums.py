@@ -180,6 +180,8 @@ ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
         {
             "EMAIL": "An e-mail to the configured addresses.",
             "WEBHOOK": "A signed POST to the webhook.",
+            "SMS": "A text message through an Apprise SMS channel.",
+            "PUSH": "A push through an Apprise channel (ntfy, Gotify, Telegram, Slack...).",
         },
     ),
     NotificationKind: (

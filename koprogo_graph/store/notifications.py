@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from ..domain.alerts import AlertSeverity
+from ..domain.routing import QuietHours, Route
 from .rows import AlertRow, DeliveryRow, from_record
 
 __all__ = [
+    "ChannelRow",
+    "NewChannel",
+    "channels_of",
     "claim_due",
     "deliveries_of",
     "due_reminders",
@@ -19,6 +25,7 @@ __all__ = [
     "get_settings",
     "mark_failed",
     "mark_sent",
+    "replace_channels",
     "save_settings",
 ]
 
@@ -46,40 +53,139 @@ async def save_settings(
 
 
 async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert") -> int:
-    """Queue the deliveries the organization asked for, in the caller's (the alert's) transaction."""
+    """Queue the deliveries the organization asked for, in the caller's (the alert's)
+    transaction: e-mail and webhook from its settings, and each Apprise channel that takes
+    this severity, held until its quiet hours end (in the building's time) when they apply."""
+    severity = AlertSeverity(alert.severity)
     settings = await get_settings(con, alert.organization_id)
-    if (
-        settings is None
-        or AlertSeverity(alert.severity).rank < AlertSeverity(settings["min_severity"]).rank
-    ):
-        return 0
-    channels = [
-        c
-        for c, wanted in (("email", settings["emails"]), ("webhook", settings["webhook_url"]))
-        if wanted
-    ]
-    for channel in channels:
+    plain = []
+    if settings is not None and severity.rank >= AlertSeverity(settings["min_severity"]).rank:
+        plain = [
+            c
+            for c, wanted in (("email", settings["emails"]), ("webhook", settings["webhook_url"]))
+            if wanted
+        ]
+    for name in plain:
         await con.execute(
             "INSERT INTO notification_outbox (organization_id, alert_id, channel, kind) VALUES ($1, $2, $3, $4)",
             alert.organization_id,
             alert.id,
-            channel,
+            name,
             kind,
         )
+    routed = 0
+    channels = await channels_of(con, alert.organization_id)
     if channels:
+        now: datetime = await con.fetchval("SELECT now()")
+        timezone: str = (
+            await con.fetchval(
+                "SELECT timezone FROM buildings WHERE organization_id = $1 AND id = $2",
+                alert.organization_id,
+                alert.building_id,
+            )
+            or "UTC"
+        )
+        for channel in channels:
+            if not channel.route.takes(severity):
+                continue
+            await con.execute(
+                "INSERT INTO notification_outbox (organization_id, alert_id, channel, kind, "
+                "channel_id, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                alert.organization_id,
+                alert.id,
+                channel.kind,
+                kind,
+                channel.id,
+                channel.route.not_before(severity, now, timezone),
+            )
+            routed += 1
+    if plain or routed:
         await con.execute("UPDATE alerts SET last_notified_at = now() WHERE id = $1", alert.id)
-    return len(channels)
+    return len(plain) + routed
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """An Apprise channel, without its URL (``sealed_url`` reads it)."""
+
+    id: uuid.UUID
+    position: int
+    kind: str  # sms, push or email
+    service: str
+    masked_url: str
+    route: Route
+
+
+def _channel(r: asyncpg.Record) -> ChannelRow:
+    quiet = (
+        QuietHours(r["quiet_from"], r["quiet_to"], r["quiet_critical"])
+        if r["quiet_from"] is not None
+        else None
+    )
+    return ChannelRow(
+        r["id"],
+        r["position"],
+        r["kind"],
+        r["service"],
+        r["masked_url"],
+        Route(AlertSeverity(r["min_severity"]), quiet),
+    )
+
+
+async def channels_of(con: asyncpg.Connection, org: uuid.UUID) -> list[ChannelRow]:
+    rows = await con.fetch(
+        "SELECT id, position, kind, service, masked_url, min_severity, quiet_from, quiet_to, "
+        "quiet_critical FROM notification_channels WHERE organization_id = $1 ORDER BY position",
+        org,
+    )
+    return [_channel(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class NewChannel:
+    url_sealed: bytes
+    kind: str
+    service: str
+    masked_url: str
+    route: Route
+
+
+async def replace_channels(
+    con: asyncpg.Connection, org: uuid.UUID, channels: Sequence[NewChannel]
+) -> list[ChannelRow]:
+    """The organization's channels become these (deliveries still due on the old ones go)."""
+    await con.execute("DELETE FROM notification_channels WHERE organization_id = $1", org)
+    for position, c in enumerate(channels):
+        quiet = c.route.quiet
+        await con.execute(
+            "INSERT INTO notification_channels (organization_id, position, url_sealed, kind, "
+            "service, masked_url, min_severity, quiet_from, quiet_to, quiet_critical) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            org,
+            position,
+            c.url_sealed,
+            c.kind,
+            c.service,
+            c.masked_url,
+            c.route.min_severity.value,
+            quiet.start if quiet else None,
+            quiet.end if quiet else None,
+            quiet.critical_too if quiet else False,
+        )
+    return await channels_of(con, org)
 
 
 async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Record]:
     """Due deliveries with their alert, sensor and settings, locked so one sender handles each."""
     result: list[asyncpg.Record] = await con.fetch(
-        """SELECT o.id AS outbox_id, o.channel, o.kind, o.attempts, a.*, s.device_id, s.location AS sensor_location,
-                  n.emails, n.webhook_url, n.webhook_secret
+        """SELECT o.id AS outbox_id, o.channel, o.kind, o.attempts, o.channel_id, a.*,
+                  s.device_id, s.location AS sensor_location,
+                  n.emails, n.webhook_url, n.webhook_secret, c.url_sealed
            FROM notification_outbox o
            JOIN alerts a ON a.id = o.alert_id
            JOIN sensors s ON s.id = a.sensor_id
-           JOIN notification_settings n ON n.organization_id = o.organization_id
+           LEFT JOIN notification_settings n ON n.organization_id = o.organization_id
+           LEFT JOIN notification_channels c ON c.id = o.channel_id
            WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
            ORDER BY o.next_attempt_at, o.id
            FOR UPDATE OF o SKIP LOCKED
@@ -96,8 +202,10 @@ async def mark_sent(
         "UPDATE notification_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
         outbox_id,
     )
-    flag = "email_sent" if channel == "email" else "push_sent"
-    await con.execute(f"UPDATE alerts SET {flag} = true WHERE id = $1", alert_id)
+    # What really went out: a webhook is none of these (someone else turns it into anything).
+    flag = {"email": "email_sent", "sms": "sms_sent", "push": "push_sent"}.get(channel)
+    if flag is not None:
+        await con.execute(f"UPDATE alerts SET {flag} = true WHERE id = $1", alert_id)
 
 
 async def mark_failed(
