@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -34,6 +34,7 @@ from .notify.sender import NotificationSender
 from .realtime.hub import Hub, open_hub
 from .realtime.publish import publish_readings
 from .realtime.shared import SharedStreams
+from .store import credentials as credentials_store
 from .store.db import Database, open_database
 from .store.migrate import apply_migrations
 
@@ -61,6 +62,14 @@ def _background_services(
 
         services.append(Ingestor(settings, db, broadcast, listeners=[engine.on_readings]).run)
     return services
+
+
+def _revoked_usernames(db: Database) -> Callable[[], Awaitable[list[str]]]:
+    async def revoked() -> list[str]:
+        async with db.system() as con:
+            return await credentials_store.revoked_usernames(con)
+
+    return revoked
 
 
 def _http_ingest(
@@ -135,7 +144,7 @@ def create_app(
             tasks.start_soon(webhooks.pipeline.registry.listen, dsn)
             accounts = None
             if settings.mqtt is not None and settings.mqtt.dynamic_security:
-                accounts = BrokerAccounts(settings.mqtt)
+                accounts = BrokerAccounts(settings.mqtt, revoked=_revoked_usernames(db))
                 tasks.start_soon(accounts.run)
             for service in [
                 *_background_services(settings, db, broadcast, engine),

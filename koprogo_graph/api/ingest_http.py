@@ -19,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..auth import client_key
 from ..domain.credentials import token_hash
 from ..domain.integrations import Integration
 from ..domain.payload import MAX_PAYLOAD_BYTES, RejectReason
@@ -62,7 +63,8 @@ class HttpIngest:
         self.db = db
         self.pipeline = pipeline
         self.after_commit = after_commit
-        self.limiter = limiter  # requests per credential
+        self.limiter = limiter  # requests per credential, and per address before a token is
+        # known (a bad token costs a database lookup: it is counted as well)
 
     async def __call__(self, request: Request) -> Response:
         integration = _PATHS.get(request.path_params["integration"])
@@ -72,6 +74,9 @@ class HttpIngest:
             building = uuid.UUID(request.path_params["building_id"])
         except ValueError:
             return _error(404, "the building id is not a UUID")
+        address = client_key(request.client.host if request.client else "?")
+        if not self.limiter.allow(("address", address), time.monotonic()):
+            return _error(429, "too many requests from this address", **{"Retry-After": "1"})
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
@@ -101,7 +106,15 @@ class HttpIngest:
         try:
             lookup = await self.pipeline.resolve([message])
             plan = self.pipeline.plan([message], lookup)
-            stored = await self.pipeline.write(plan)
+            try:
+                stored = await self.pipeline.write(plan)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                # As the MQTT ingestor does: what the database refuses is recorded as such,
+                # the rest stored, and the sender not asked to retry what can never go in.
+                log.exception("database refused an HTTP ingestion; writing it piecemeal")
+                stored = await self.pipeline.write_piecemeal(plan)
         except Exception as exc:
             return self._unavailable(exc)
         if stored:

@@ -24,6 +24,7 @@ __all__ = [
     "MetricError",
     "check_binding",
     "default_metric",
+    "is_external_id",
     "read_metric",
 ]
 
@@ -78,6 +79,12 @@ DEFAULT_METRICS: Mapping[tuple[Integration, SensorType], str] = MappingProxyType
 MAX_UNIT_SCALE = 1e6
 _METRIC = re.compile(r"^!?[A-Za-z0-9_:\-\[\]]+(\.[A-Za-z0-9_:\-\[\]]+){0,9}$")
 _EXTERNAL_ID = re.compile(r"^[^\x00-\x1f#+]{1,128}$")
+_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
+
+
+def is_external_id(value: str) -> bool:
+    """An id a sensor can be bound by: 1 to 128 characters, no control characters, no '#'/'+'."""
+    return bool(_EXTERNAL_ID.match(value))
 
 
 def default_metric(integration: Integration, sensor_type: SensorType) -> str | None:
@@ -106,10 +113,12 @@ def check_binding(
     external = (external_id or "").strip()
     if not external:
         raise SensorFieldError("externalId", f"is required for a {integration.value} device")
-    if not _EXTERNAL_ID.match(external):
+    if not is_external_id(external):
         raise SensorFieldError(
             "externalId", "must be 1 to 128 characters, without control characters, '#' or '+'"
         )
+    if integration in (Integration.TTN, Integration.CHIRPSTACK) and _EUI.match(external):
+        external = external.lower()  # a DevEUI, however it is written (decoders lower it too)
     chosen = (metric or "").strip() or default_metric(integration, sensor_type)
     if chosen is None:
         raise SensorFieldError(
@@ -142,5 +151,8 @@ def read_metric(document: Mapping[str, Any], metric: str) -> float | None:
     if negate:
         raise MetricError(f"{metric} is not a boolean")
     if isinstance(node, int | float) and not isinstance(node, bool):
-        return float(node)
+        try:
+            return float(node)
+        except OverflowError:  # an integer of hundreds of digits
+            raise MetricError(f"{metric} is beyond any reading") from None
     raise MetricError(f"{metric} is {type(node).__name__}, not a number")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..domain.integrations import Integration, MetricError, read_metric
+from ..domain.integrations import Integration, MetricError, is_external_id, read_metric
 from ..domain.payload import (
     DeviceReading,
     Rejection,
@@ -352,17 +352,25 @@ def _prepare(m: Incoming) -> Prepared:
     if isinstance(document, Rejection):
         return Prepared(topic, document)
     try:
-        return Prepared(topic, decode(topic.integration, topic.levels, document))
+        decoded = decode(topic.integration, topic.levels, document)
     except Exception:  # a decoder's bug must cost one message, never the ingestor
         log.exception("decoding a %s message failed", topic.integration.value)
         return Prepared(topic, Rejection(RejectReason.INTERNAL, "the message could not be decoded"))
+    if isinstance(decoded, Decoded) and not all(map(is_external_id, decoded.external_ids)):
+        # Never looked up: no sensor can be bound to it (and the database refuses NULs).
+        return Prepared(
+            topic, Rejection(RejectReason.UNBOUND_DEVICE, "a device id no sensor can have")
+        )
+    return Prepared(topic, decoded)
 
 
 def _device_time(ts: datetime | None, timezone: str) -> datetime | None:
     """A device's time, aware: one without an offset is local to its building."""
-    if ts is None or ts.tzinfo is not None:
-        return ts
-    return ts.replace(tzinfo=ZoneInfo(timezone))
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=ZoneInfo(timezone))
+    return ts.astimezone(UTC)  # one instant, whatever the zone (DST's repeated hour included)
 
 
 def _text(value: str) -> str:

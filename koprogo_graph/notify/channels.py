@@ -27,6 +27,7 @@ logging.getLogger("apprise").setLevel(logging.CRITICAL)
 logging.getLogger("urllib3").setLevel(logging.CRITICAL)
 
 MAX_URL = 2_000
+SEND_TIMEOUT = 30.0  # seconds a channel may take (Apprise retries nothing by itself here)
 # Apprise's SMS services (by protocol) and e-mail services; everything else is a push.
 _SMS = frozenset(
     {
@@ -78,14 +79,16 @@ async def inspect_url(url: str, *, allow_private: bool) -> ChannelInfo:
             f"is not a URL Apprise knows ({scheme or 'no'} scheme, or a malformed one): "
             "see the Apprise wiki for each service's form"
         )
-    host = getattr(plugin, "host", None)
     protocols = _protocols(plugin)
-    if host and protocols & {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys",
-                             "gotify", "gotifys", "apprise", "apprises"}:  # fmt: skip
-        try:  # self-hosted receivers: the same rule as webhooks
-            await check_host(host, allow_private=allow_private)
-        except RefusedTarget as refused:
-            raise ChannelUrlError(str(refused)) from None
+    # Whatever host the channel talks to (a self-hosted receiver, an SMTP relay): the same rule
+    # as webhooks. A service's own name (an SMS provider's API) resolves to public addresses;
+    # an account id that is no host name does not resolve, and passes.
+    for host in (getattr(plugin, "host", None), getattr(plugin, "smtp_host", None)):
+        if isinstance(host, str) and host:
+            try:
+                await check_host(host, allow_private=allow_private)
+            except RefusedTarget as refused:
+                raise ChannelUrlError(str(refused)) from None
     kind = "sms" if protocols & _SMS else "email" if protocols & _EMAIL else "push"
     return ChannelInfo(kind, str(getattr(plugin, "service_name", scheme)), _masked(plugin))
 
@@ -107,5 +110,9 @@ async def send(url: str, title: str, body: str) -> None:
             return False
         return bool(sender.notify(title=title, body=body))
 
-    if not await asyncio.to_thread(notify):
+    try:  # the thread may linger after a timeout; the delivery is retried meanwhile
+        sent = await asyncio.wait_for(asyncio.to_thread(notify), SEND_TIMEOUT)
+    except TimeoutError:
+        sent = False
+    if not sent:
         raise RuntimeError("the channel refused the notification or could not be reached")

@@ -14,7 +14,7 @@ from ..domain.routing import Route, parse_quiet_hours
 from ..domain.sensors import clean
 from ..errors import BadUserInput, NotFound
 from ..notify.channels import ChannelUrlError, inspect_url
-from ..notify.secretbox import SecretBox
+from ..notify.secretbox import SecretBox, UnreadableSecret
 from ..notify.targets import RefusedTarget, check_webhook_url
 from ..realtime.publish import publish_alerts, publish_sensors
 from ..schema.alerts import (
@@ -204,6 +204,15 @@ async def _channels(
         raise BadUserInput("channels", f"at most {MAX_CHANNELS}")
     settings = info.context.settings
     box = SecretBox(settings.channel_key)
+    org = info.context.viewer.org()
+    async with info.context.db.tenant(org) as con:
+        current = await notifications_store.sealed_channels(con, org)
+    in_service = {}
+    for row, sealed in current:
+        try:
+            in_service[box.open(sealed)] = row.id
+        except UnreadableSecret:  # the key changed: that channel is configured anew
+            continue
     channels = []
     for i, c in enumerate(given):
         try:
@@ -226,6 +235,7 @@ async def _channels(
                 service=found.service[:100],
                 masked_url=found.masked[:4000],
                 route=Route(c.min_severity, quiet),
+                keep=in_service.get(c.url),
             )
         )
     return channels
@@ -291,7 +301,11 @@ class AlertMutation:
                 )
             except RefusedTarget as exc:
                 raise BadUserInput("webhookUrl", str(exc)) from None
-        channels = await _channels(info, input.channels)
+        channels = (
+            None
+            if input.channels is strawberry.UNSET
+            else await _channels(info, input.channels or [])
+        )
         async with info.context.db.tenant(org) as con:
             row = await notifications_store.save_settings(
                 con,
@@ -303,5 +317,8 @@ class AlertMutation:
                     "min_severity": input.min_severity.value,
                 },
             )
-            stored = await notifications_store.replace_channels(con, org, channels)
+            if channels is None:  # left out: the channels stay as they are
+                stored = await notifications_store.channels_of(con, org)
+            else:
+                stored = await notifications_store.replace_channels(con, org, channels)
         return _settings(row, stored)

@@ -76,7 +76,8 @@ class CredentialsMutation:
         async with info.context.db.tenant(org) as con:
             if not await buildings_store.claim(con, org, building):
                 raise NotFound("Building", field="buildingId")
-            if len(await store.list_for(con, org, building)) >= MAX_PER_BUILDING:
+            live = [c for c in await store.list_for(con, org, building) if c.revoked_at is None]
+            if len(live) >= MAX_PER_BUILDING:
                 raise BadUserInput("buildingId", f"has {MAX_PER_BUILDING} credentials already")
             row = await store.create(con, org, building, label, secrets)
             if accounts is not None:  # the broker enforces it before anyone can use it
@@ -99,14 +100,17 @@ class CredentialsMutation:
         org = info.context.viewer.require_manager()
         credential_id = parse_id(id)
         accounts = info.context.accounts
-        async with info.context.db.tenant(org) as con:
+        async with info.context.db.tenant(org) as con:  # revoked here at once: its token too
             row = await store.revoke(con, org, credential_id)
-            if row is None:
-                raise NotFound("IngestCredentials")
-            if accounts is not None:
-                try:
-                    await accounts.remove(row.mqtt_username)
-                except BrokerUnavailable as exc:
-                    log.error("revoking MQTT credentials failed: %s", exc)
-                    raise BrokerRefused() from None
+        if row is None:
+            raise NotFound("IngestCredentials")
+        if accounts is not None:
+            try:
+                await accounts.remove(row.mqtt_username)
+            except BrokerUnavailable as exc:
+                log.error("revoking MQTT credentials on the broker failed: %s", exc)
+                raise KoprogoError(
+                    "revoked (its token no longer works), but the MQTT broker could not be "
+                    "told yet: it will be when it answers again"
+                ) from None
         return True

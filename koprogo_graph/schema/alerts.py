@@ -99,7 +99,10 @@ class Alert:
                 kind=NotificationKind(r.kind),
                 attempts=r.attempts,
                 sent_at=r.sent_at,
-                next_attempt_at=None if r.sent_at else r.next_attempt_at,
+                # Sent, or cancelled (its channel removed, its alert resolved): no next attempt.
+                next_attempt_at=None
+                if r.sent_at or r.next_attempt_at.year >= 9999
+                else r.next_attempt_at,
                 last_error=r.last_error,
             )
             for r in rows
@@ -249,6 +252,8 @@ class NotificationSettingsInput:
         default=AlertSeverity.WARNING,
         description="The lowest severity notified by e-mail and webhook.",
     )
-    channels: list[NotificationChannelInput] = strawberry.field(
-        default_factory=list, description="Apprise channels (at most 10), in order."
+    channels: list[NotificationChannelInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Apprise channels (at most 10), in order; left out: they stay as they are "
+        "(an unchanged URL keeps its channel and what is queued for it).",
     )

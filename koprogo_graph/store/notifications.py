@@ -27,6 +27,7 @@ __all__ = [
     "mark_sent",
     "replace_channels",
     "save_settings",
+    "sealed_channels",
 ]
 
 
@@ -75,6 +76,16 @@ async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert")
         )
     routed = 0
     channels = await channels_of(con, alert.organization_id)
+    if kind == "reminder" and channels:  # one pending reminder per channel, not one per round
+        waiting = {
+            r["channel_id"]
+            for r in await con.fetch(
+                "SELECT channel_id FROM notification_outbox WHERE alert_id = $1 "
+                "AND kind = 'reminder' AND sent_at IS NULL AND channel_id IS NOT NULL",
+                alert.id,
+            )
+        }
+        channels = [c for c in channels if c.id not in waiting]
     if channels:
         now: datetime = await con.fetchval("SELECT now()")
         timezone: str = (
@@ -133,12 +144,21 @@ def _channel(r: asyncpg.Record) -> ChannelRow:
 
 
 async def channels_of(con: asyncpg.Connection, org: uuid.UUID) -> list[ChannelRow]:
+    """The organization's channels in service, in order."""
+    return [c for c, _ in await sealed_channels(con, org)]
+
+
+async def sealed_channels(
+    con: asyncpg.Connection, org: uuid.UUID
+) -> list[tuple[ChannelRow, bytes]]:
+    """The channels in service with their sealed URLs (to compare with a new configuration)."""
     rows = await con.fetch(
         "SELECT id, position, kind, service, masked_url, min_severity, quiet_from, quiet_to, "
-        "quiet_critical FROM notification_channels WHERE organization_id = $1 ORDER BY position",
+        "quiet_critical, url_sealed FROM notification_channels "
+        "WHERE organization_id = $1 AND retired_at IS NULL ORDER BY position",
         org,
     )
-    return [_channel(r) for r in rows]
+    return [(_channel(r), r["url_sealed"]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +168,45 @@ class NewChannel:
     service: str
     masked_url: str
     route: Route
+    keep: uuid.UUID | None = None  # an unchanged channel in service: keep it (and its queue)
 
 
 async def replace_channels(
     con: asyncpg.Connection, org: uuid.UUID, channels: Sequence[NewChannel]
 ) -> list[ChannelRow]:
-    """The organization's channels become these (deliveries still due on the old ones go)."""
-    await con.execute("DELETE FROM notification_channels WHERE organization_id = $1", org)
+    """The organization's channels become these: an unchanged one keeps its id and what is
+    queued for it; the others are retired (their history stays, what they still had to send is
+    cancelled)."""
+    kept = [c.keep for c in channels if c.keep is not None]
+    retired = await con.fetch(
+        "UPDATE notification_channels SET retired_at = now() WHERE organization_id = $1 "
+        "AND retired_at IS NULL AND NOT id = ANY($2::uuid[]) RETURNING id",
+        org,
+        kept,
+    )
+    if retired:
+        await con.execute(
+            "UPDATE notification_outbox SET next_attempt_at = 'infinity', "
+            "last_error = 'the channel was removed before this could go out' "
+            "WHERE channel_id = ANY($1::uuid[]) AND sent_at IS NULL",
+            [r["id"] for r in retired],
+        )
     for position, c in enumerate(channels):
         quiet = c.route.quiet
+        if c.keep is not None:
+            await con.execute(
+                "UPDATE notification_channels SET position = $3, min_severity = $4, "
+                "quiet_from = $5, quiet_to = $6, quiet_critical = $7 "
+                "WHERE organization_id = $1 AND id = $2",
+                org,
+                c.keep,
+                position,
+                c.route.min_severity.value,
+                quiet.start if quiet else None,
+                quiet.end if quiet else None,
+                quiet.critical_too if quiet else False,
+            )
+            continue
         await con.execute(
             "INSERT INTO notification_channels (organization_id, position, url_sealed, kind, "
             "service, masked_url, min_severity, quiet_from, quiet_to, quiet_critical) "
@@ -176,7 +226,16 @@ async def replace_channels(
 
 
 async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Record]:
-    """Due deliveries with their alert, sensor and settings, locked so one sender handles each."""
+    """Due deliveries with their alert, sensor and settings, locked so one sender handles each.
+    A reminder, or a channel's delivery held by quiet hours, of an alert resolved meanwhile is
+    cancelled instead: nobody needs an SMS at 07:00 about what ended at 01:00."""
+    await con.execute(
+        """UPDATE notification_outbox o SET next_attempt_at = 'infinity',
+                  last_error = 'the alert was resolved before this could go out'
+           FROM alerts a
+           WHERE a.id = o.alert_id AND a.status = 'RESOLVED' AND o.sent_at IS NULL
+             AND o.next_attempt_at <= now() AND (o.kind = 'reminder' OR o.channel_id IS NOT NULL)"""
+    )
     result: list[asyncpg.Record] = await con.fetch(
         """SELECT o.id AS outbox_id, o.channel, o.kind, o.attempts, o.channel_id, a.*,
                   s.device_id, s.location AS sensor_location,

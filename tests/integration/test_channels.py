@@ -228,3 +228,41 @@ async def test_a_bad_channel_is_refused_naming_its_field_without_quoting_it(
 async def test_channels_are_for_managers(gql, token):
     body = await gql(CONFIGURE, {"channels": []}, token(uuid.uuid4(), role="owner"))
     assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_reconfiguring_keeps_an_unchanged_channel_and_what_it_still_has_to_send(
+    gql, token, receivers, mqtt_publisher
+):
+    org = uuid.uuid4()
+    bearer = token(org)
+    local = datetime.now(ZoneInfo("Europe/Brussels"))
+    quiet = {
+        "from": (local - timedelta(hours=1)).strftime("%H:%M"),
+        "to": (local + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    kept = {"url": f"json://127.0.0.1:{receivers['json'].port}/kept", "quietHours": quiet}
+    assert "errors" not in await gql(CONFIGURE, {"channels": [kept]}, bearer)
+    probe = await create_sensor(gql, bearer, type="TEMPERATURE", alertThresholdMax=20.0)
+    await publish_reading(mqtt_publisher, probe["mqttTopic"], 22.0)  # WARNING: held
+    warning = await alert_of(gql, bearer, probe["id"], lambda a: a["deliveries"])
+    (held,) = warning["deliveries"]
+
+    # The e-mails alone: the channels stay. The same URL with another neighbour: kept.
+    body = await gql(
+        "mutation { configureNotifications(input: {emails: []}) { channels { url } } }",
+        None,
+        bearer,
+    )
+    assert len(body["data"]["configureNotifications"]["channels"]) == 1
+    other = {"url": f"ntfy://127.0.0.1:{receivers['ntfy'].port}/other"}
+    assert "errors" not in await gql(CONFIGURE, {"channels": [other, kept]}, bearer)
+    again = await alert_of(gql, bearer, probe["id"], lambda a: a["deliveries"])
+    assert again["deliveries"] == [held]  # still waiting for the morning, same delivery
+
+    # Removing it cancels what it still had to send (and keeps the record).
+    assert "errors" not in await gql(CONFIGURE, {"channels": [other]}, bearer)
+    (cancelled,) = (await alert_of(gql, bearer, probe["id"], lambda a: a["deliveries"]))[
+        "deliveries"
+    ]
+    assert cancelled["sentAt"] is None and cancelled["nextAttemptAt"] is None
+    assert "removed" in cancelled["lastError"]

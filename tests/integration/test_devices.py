@@ -490,3 +490,44 @@ async def test_webhooks_refuse_oversized_flooding_and_malformed_requests(gql, to
     statuses = [a.status_code for a in answers]
     assert 429 in statuses and statuses.count(429) <= 30
     assert next(a for a in answers if a.status_code == 429).headers["retry-after"] == "1"
+
+
+async def test_a_binding_corrected_applies_to_the_next_message_not_after_the_cache_expires(
+    gql, token, broker
+):
+    """unitScale set from 1 to 0.001 (the device counts Wh): the ingestors are told at once."""
+    org, building = uuid.uuid4(), uuid.uuid4()
+    bearer = token(org)
+    secrets = await credentials(gql, bearer, building)
+    meter = await create_sensor(
+        gql, bearer, buildingId=str(building), type="ELECTRICITY", integration="ZIGBEE2MQTT",
+        externalId="linky",
+    )  # fmt: skip
+    topic = secrets["topicPrefix"] + "zigbee2mqtt/linky"
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    async with device(broker, secrets) as client:
+        await client.publish(
+            topic,
+            json.dumps({"current_summ_delivered": 1000.0, "last_seen": start.isoformat()}),
+            qos=1,
+        )
+        (first,) = await stored(gql, bearer, meter["id"])
+        assert first["value"] == 1000.0
+        body = await gql(
+            "mutation($id: ID!) { updateSensor(id: $id, input: {unitScale: 0.001}) { unitScale } }",
+            {"id": meter["id"]},
+            bearer,
+        )
+        assert body == {"data": {"updateSensor": {"unitScale": 0.001}}}
+        sent = 0
+
+        async def rescaled():
+            nonlocal sent
+            sent += 1
+            at = (start + timedelta(seconds=sent)).isoformat()
+            message = {"current_summ_delivered": 2_000_000.0, "last_seen": at}
+            await client.publish(topic, json.dumps(message), qos=1)
+            readings = await stored(gql, bearer, meter["id"], count=2)
+            return any(r["value"] == 2000.0 for r in readings)
+
+        assert await eventually(rescaled, timeout=15)

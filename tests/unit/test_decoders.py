@@ -61,7 +61,7 @@ def test_every_integration_has_a_decoder_and_fixtures():
 def test_the_things_stack_devices_are_found_by_device_id_then_dev_eui():
     (case,) = [c for c in json.loads((FIXTURES / "ttn.json").read_text()) if "expect" in c]
     decoded = decode(Integration.TTN, [], case["message"])
-    assert decoded.external_ids == ("eau-froide-3b", "70B3D57ED0063A1B")
+    assert decoded.external_ids == ("eau-froide-3b", "70b3d57ed0063a1b")  # EUIs in lower case
 
 
 def test_a_metric_reads_numbers_and_booleans_and_says_what_else_it_found():
@@ -132,3 +132,50 @@ def test_no_document_crashes_a_metric(document, metric):
     except MetricError:
         return
     assert value is None or isinstance(value, float)
+
+
+def test_a_device_id_no_sensor_can_have_is_refused_before_any_lookup():
+    """A NUL (which PostgreSQL refuses) or an id of kilobytes: unbound, never looked up."""
+    import uuid as uuid_module
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    from koprogo_graph.ingest.pipeline import Incoming, _prepare
+
+    topic = f"koprogo/{uuid_module.uuid4()}/{uuid_module.uuid4()}/wmbusmeters/x"
+    for bad in ("x\u0000", "x" * 5_000):
+        message = json.dumps({"_": "telegram", "id": bad, "total_m3": 1.0}).encode()
+        prepared = _prepare(Incoming(topic, message, dt.now(UTC)))
+        assert isinstance(prepared.decoded, Rejection)
+        assert prepared.decoded.reason.value == "unbound_device"
+
+
+def test_huge_integers_are_no_reading_and_no_crash():
+    assert read_metric({"a": 10**400}, "b") is None
+    with pytest.raises(MetricError):
+        read_metric({"a": 10**400}, "a")
+    decoded = decode(Integration.ZIGBEE2MQTT, ["x"], {"battery": 10**400, "temperature": 21})
+    assert isinstance(decoded, Decoded) and decoded.battery is None
+
+
+def test_a_local_device_time_in_the_repeated_autumn_hour_is_one_utc_instant():
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    from koprogo_graph.ingest.pipeline import _device_time
+
+    ts = _device_time(dt(2026, 10, 25, 2, 30), "Europe/Brussels")
+    assert ts.tzinfo is UTC and ts == dt(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def test_lorawan_euis_are_bound_and_read_in_lower_case():
+    external, _, _ = check_binding(
+        Integration.CHIRPSTACK, SensorType.AIR_QUALITY, "A84041000181C061", None, 1.0
+    )
+    assert external == "a84041000181c061"
+    decoded = decode(
+        Integration.CHIRPSTACK,
+        [],
+        {"deviceInfo": {"devEui": "A84041000181C061"}, "object": {"co2": 1}},
+    )
+    assert decoded.external_ids == ("a84041000181c061",)

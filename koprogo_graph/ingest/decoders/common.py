@@ -41,7 +41,10 @@ def number(value: Any) -> float | None:
     """A finite JSON number (not a boolean), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
     return result if math.isfinite(result) else None
 
 

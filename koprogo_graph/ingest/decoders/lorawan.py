@@ -32,7 +32,7 @@ def decode_ttn(levels: Sequence[str], message: Any) -> Decoded | Ignored | Rejec
     if not isinstance(uplink, Mapping):
         return Ignored("not an uplink")  # join accepts, downlink events...
     names = tuple(
-        str(ids[key]).strip()
+        str(ids[key]).strip().lower() if key == "dev_eui" else str(ids[key]).strip()
         for key in ("device_id", "dev_eui")
         if isinstance(ids.get(key), str) and str(ids[key]).strip()
     )
@@ -61,7 +61,7 @@ def decode_chirpstack(levels: Sequence[str], message: Any) -> Decoded | Ignored 
     if not isinstance(decoded, Mapping):
         return invalid("object is missing (no codec on the device profile?)")
     return Decoded(
-        (dev_eui.strip(),),
+        (dev_eui.strip().lower(),),
         decoded,
         ts=parse_time(message.get("time")),
         battery=battery_of(decoded.get("battery")),
