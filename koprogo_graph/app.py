@@ -146,6 +146,12 @@ def create_app(
             if settings.mqtt is not None and settings.mqtt.dynamic_security:
                 accounts = BrokerAccounts(settings.mqtt, revoked=_revoked_usernames(db))
                 tasks.start_soon(accounts.run)
+                # Before the ingestor connects: granting the service its role disconnects its
+                # user's clients (and a shared subscription's messages would go nowhere).
+                with anyio.move_on_after(15) as waited:
+                    await accounts.ready()
+                if waited.cancelled_caught:
+                    log.warning("the broker's dynamic security plugin does not answer yet")
             for service in [
                 *_background_services(settings, db, broadcast, engine),
                 *extra_services(settings, db, broadcast),

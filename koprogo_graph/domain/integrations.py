@@ -24,6 +24,7 @@ __all__ = [
     "MetricError",
     "check_binding",
     "default_metric",
+    "eui_case",
     "is_external_id",
     "read_metric",
 ]
@@ -82,6 +83,12 @@ _EXTERNAL_ID = re.compile(r"^[^\x00-\x1f#+]{1,128}$")
 _EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 
 
+def eui_case(value: str) -> str:
+    """A LoRaWAN DevEUI in lower case, however it was written (ChirpStack writes it in lower
+    case, The Things Stack in upper case); any other id as it is."""
+    return value.lower() if _EUI.match(value) else value
+
+
 def is_external_id(value: str) -> bool:
     """An id a sensor can be bound by: 1 to 128 characters, no control characters, no '#'/'+'."""
     return bool(_EXTERNAL_ID.match(value))
@@ -117,8 +124,7 @@ def check_binding(
         raise SensorFieldError(
             "externalId", "must be 1 to 128 characters, without control characters, '#' or '+'"
         )
-    if integration in (Integration.TTN, Integration.CHIRPSTACK) and _EUI.match(external):
-        external = external.lower()  # a DevEUI, however it is written (decoders lower it too)
+    external = eui_case(external)
     chosen = (metric or "").strip() or default_metric(integration, sensor_type)
     if chosen is None:
         raise SensorFieldError(

@@ -101,6 +101,11 @@ class BrokerAccounts:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
+    async def ready(self) -> None:
+        """Until accounts can be managed: the service's own role granted, which disconnects its
+        user's clients once (the ingestor should connect after it)."""
+        await self._connected.wait()
+
     async def _read_answers(self, client: aiomqtt.Client) -> None:
         try:
             async for message in client.messages:

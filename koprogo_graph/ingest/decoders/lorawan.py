@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...domain.integrations import eui_case
 from ...domain.payload import Rejection
 from .common import Decoded, Ignored, battery_of, invalid, parse_time, signal_of
 
@@ -32,7 +33,7 @@ def decode_ttn(levels: Sequence[str], message: Any) -> Decoded | Ignored | Rejec
     if not isinstance(uplink, Mapping):
         return Ignored("not an uplink")  # join accepts, downlink events...
     names = tuple(
-        str(ids[key]).strip().lower() if key == "dev_eui" else str(ids[key]).strip()
+        eui_case(str(ids[key]).strip())
         for key in ("device_id", "dev_eui")
         if isinstance(ids.get(key), str) and str(ids[key]).strip()
     )
@@ -61,7 +62,7 @@ def decode_chirpstack(levels: Sequence[str], message: Any) -> Decoded | Ignored 
     if not isinstance(decoded, Mapping):
         return invalid("object is missing (no codec on the device profile?)")
     return Decoded(
-        (dev_eui.strip().lower(),),
+        (eui_case(dev_eui.strip()),),
         decoded,
         ts=parse_time(message.get("time")),
         battery=battery_of(decoded.get("battery")),
