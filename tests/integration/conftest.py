@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,10 +254,11 @@ async def ingest_server(database_url: str, run_id: str) -> AsyncIterator[Running
     await stop_server(srv, task)
 
 
-@pytest.fixture(scope="session")
-async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
-    """POST GraphQL to the ingesting server; the JSON body, whatever the status."""
-    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=30) as client:
+@asynccontextmanager
+async def graphql_client(running: RunningServer) -> AsyncIterator[Callable]:
+    """``post(query, variables, token)``: POST GraphQL to a test server; the JSON body, whatever
+    the status. ``post.client`` is its httpx client (for the server's other endpoints)."""
+    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
 
         async def post(query: str, variables: dict | None = None, token: str | None = None) -> dict:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -265,6 +267,14 @@ async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
             )
             return response.json()
 
+        post.client = client  # type: ignore[attr-defined]
+        yield post
+
+
+@pytest.fixture(scope="session")
+async def gql_ingest(ingest_server: RunningServer) -> AsyncIterator[Callable]:
+    """POST GraphQL to the ingesting server; the JSON body, whatever the status."""
+    async with graphql_client(ingest_server) as post:
         yield post
 
 
@@ -278,6 +288,7 @@ __all__ = [
     "RunningServer",
     "error_codes",
     "eventually",
+    "graphql_client",
     "make_settings",
     "start_server",
     "stop_server",

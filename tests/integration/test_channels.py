@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -26,6 +25,7 @@ from .conftest import (
     create_sensor,
     error_codes,
     eventually,
+    graphql_client,
     make_settings,
     start_server,
     stop_server,
@@ -100,16 +100,7 @@ async def notifying_server(database_url: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 async def gql(notifying_server: RunningServer) -> AsyncIterator:
-    async with httpx.AsyncClient(base_url=notifying_server.url, timeout=30) as client:
-
-        async def post(query: str, variables: dict | None = None, token: str | None = None):
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            return response.json()
-
-        post.client = client  # type: ignore[attr-defined]
+    async with graphql_client(notifying_server) as post:
         yield post
 
 

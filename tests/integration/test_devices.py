@@ -14,7 +14,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiomqtt
-import httpx
 import pytest
 import trustme
 
@@ -23,6 +22,7 @@ from .conftest import (
     create_sensor,
     error_codes,
     eventually,
+    graphql_client,
     make_settings,
     start_server,
     stop_server,
@@ -77,16 +77,7 @@ async def devices_server(
 
 @pytest.fixture(scope="module")
 async def gql(devices_server: RunningServer) -> AsyncIterator:
-    async with httpx.AsyncClient(base_url=devices_server.url, timeout=30) as client:
-
-        async def post(query: str, variables: dict | None = None, token: str | None = None):
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            return response.json()
-
-        post.client = client  # type: ignore[attr-defined]
+    async with graphql_client(devices_server) as post:
         yield post
 
 
@@ -403,16 +394,7 @@ async def test_the_ingestor_connects_over_tls_to_a_private_ca(
         )
         srv, task, running = await start_server(settings)
         try:
-            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
-
-                async def post(query, variables=None, bearer=None):
-                    headers = {"Authorization": f"Bearer {bearer}"}
-                    response = await client.post(
-                        "/graphql", json={"query": query, "variables": variables or {}},
-                        headers=headers,
-                    )  # fmt: skip
-                    return response.json()
-
+            async with graphql_client(running) as post:
                 org = uuid.uuid4()
                 sensor = await create_sensor(post, token(org))
                 context = ssl.create_default_context(cafile=str(ca))
