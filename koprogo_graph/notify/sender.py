@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -17,6 +17,9 @@ from .channels import send
 from .messages import email_message, plain_text, sign, webhook_body
 from .secretbox import SecretBox
 from .targets import describe_failure, pinned_request
+
+if TYPE_CHECKING:
+    from ..store.notifications import DueDelivery
 
 __all__ = ["NotificationSender"]
 
@@ -59,33 +62,33 @@ class NotificationSender:
                 try:
                     await self._deliver(http, row)
                 except Exception as exc:  # any failure: retry later, never lose the notification
-                    retry_in = min(
-                        3600.0, self.settings.notify_retry_seconds * 2 ** row["attempts"]
-                    )
+                    retry_in = min(3600.0, self.settings.notify_retry_seconds * 2**row.attempts)
                     failure = _failure(row, exc)
                     log.warning(
                         "%s notification of alert %s failed (%s); retry in %.0fs",
-                        row["channel"],
-                        row["id"],
+                        row.channel,
+                        row.id,
                         failure,
                         retry_in,
                     )
-                    await notifications.mark_failed(con, row["outbox_id"], failure, retry_in)
+                    await notifications.mark_failed(con, row.outbox_id, failure, retry_in)
                 else:
-                    await notifications.mark_sent(con, row["outbox_id"], row["id"], row["channel"])
+                    await notifications.mark_sent(con, row.outbox_id, row.id, row.channel)
         return len(due)
 
     async def _deliver(self, http: httpx.AsyncClient, row: Any) -> None:
-        if row["channel_id"] is not None:  # an Apprise channel (SMS, push, e-mail service)
+        if row.channel_id is not None:  # an Apprise channel (SMS, push, e-mail service)
             title, text = plain_text(row)
-            await send(self.box.open(row["url_sealed"]), title, text)
-        elif row["channel"] == "webhook":
+            if row.url_sealed is None:
+                raise RuntimeError("the channel is gone")
+            await send(self.box.open(row.url_sealed), title, text)
+        elif row.channel == "webhook":
             body = webhook_body(row)
             headers = {"Content-Type": "application/json"}
-            if row["webhook_secret"]:
-                headers["X-Koprogo-Signature"] = sign(body, row["webhook_secret"])
+            if row.webhook_secret:
+                headers["X-Koprogo-Signature"] = sign(body, row.webhook_secret)
             url, host, extensions = await pinned_request(
-                row["webhook_url"], allow_private=self.settings.webhook_allow_private
+                row.webhook_url, allow_private=self.settings.webhook_allow_private
             )
             response = await http.post(
                 url, content=body, headers={**headers, **host}, extensions=extensions
@@ -110,12 +113,12 @@ class NotificationSender:
         )
 
 
-def _failure(row: Any, exc: BaseException) -> str:
+def _failure(row: DueDelivery, exc: BaseException) -> str:
     """What went wrong, for the delivery's record and the log: never a URL (they hold
     credentials), nor what a library said about one."""
-    if row["channel_id"] is not None:
+    if row.channel_id is not None:
         return "the channel refused the notification or could not be reached"
-    return describe_failure(exc) if row["channel"] == "webhook" else _smtp_failure(exc)
+    return describe_failure(exc) if row.channel == "webhook" else _smtp_failure(exc)
 
 
 def _smtp_failure(exc: BaseException) -> str:

@@ -34,6 +34,7 @@ from ..schema.context import Context
 from ..store import manual_readings as manual_store
 from ..store import sensors as sensors_store
 from ..store import series as series_store
+from ..store.rows import ManualReadingRow
 from ._args import parse_id, parse_timezone
 from .readings import check_range
 
@@ -83,14 +84,14 @@ def _decimals(sensor: Any) -> int:
     return resolution_of(sensor.unit_of_measure, sensor.resolution)
 
 
-def _manual(row) -> ManualReading:
+def _manual(row: ManualReadingRow) -> ManualReading:
     return ManualReading(
-        id=strawberry.ID(str(row["id"])),
-        sensor_id=strawberry.ID(str(row["sensor_id"])),
-        read_at=row["read_at"],
-        value=row["value"],
-        source=ManualReadingSource.of(row["source"]),
-        note=row["note"],
+        id=strawberry.ID(str(row.id)),
+        sensor_id=strawberry.ID(str(row.sensor_id)),
+        read_at=row.read_at,
+        value=row.value,
+        source=ManualReadingSource.of(row.source),
+        note=row.note,
     )
 
 
@@ -226,10 +227,10 @@ class AggregateQuery:
                 return empty
             first, last = manual[0], manual[-1]
             iot = await manual_store.iot_consumption_between(
-                con, org, sid, first["read_at"], last["read_at"]
+                con, org, sid, first.read_at, last.read_at
             )
         decimals = _decimals(sensor)
-        manual_delta = clean(last["value"] - first["value"], decimals)
+        manual_delta = clean(last.value - first.value, decimals)
         iot = clean(iot, decimals)
         deviation = None
         if iot is not None and manual_delta:

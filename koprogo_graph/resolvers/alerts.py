@@ -32,6 +32,7 @@ from ..schema.context import Context
 from ..schema.pagination import Connection, decode_keyset, encode_cursor, page_size
 from ..store import alerts as store
 from ..store import notifications as notifications_store
+from ..store.rows import NotificationSettingsRow
 from ._args import field_errors, parse_id, parse_optional_id
 
 __all__ = ["AlertMutation", "AlertQuery"]
@@ -139,20 +140,16 @@ class AlertQuery:
         filters = _filters(info, building_id=building_id, **{"from": from_, "to": to})
         async with info.context.db.tenant(org) as con:
             stats = await store.statistics(con, org, filters)
-        t = stats["totals"]
         return AlertStatistics(
-            total=t["total"],
-            open=t["open"],
-            acknowledged=t["acknowledged"],
-            resolved=t["resolved"],
-            by_type=[TypeCount(type=AlertType(r["type"]), count=r["n"]) for r in stats["by_type"]],
+            total=stats.total,
+            open=stats.open,
+            acknowledged=stats.acknowledged,
+            resolved=stats.resolved,
+            by_type=[TypeCount(type=AlertType(t), count=n) for t, n in stats.by_type],
             by_severity=[
-                SeverityCount(severity=AlertSeverity(r["severity"]), count=r["n"])
-                for r in stats["by_severity"]
+                SeverityCount(severity=AlertSeverity(s), count=n) for s, n in stats.by_severity
             ],
-            mean_time_to_acknowledge_seconds=clean(float(t["mtta"]), 1)
-            if t["mtta"] is not None
-            else None,
+            mean_time_to_acknowledge_seconds=clean(stats.mean_seconds_to_acknowledge, 1),
         )
 
     @strawberry.field(description="Where your organization's alert notifications go.")
@@ -164,12 +161,14 @@ class AlertQuery:
         return _settings(row, channels) if row or channels else None
 
 
-def _settings(row: Any, channels: list[notifications_store.ChannelRow]) -> NotificationSettings:
+def _settings(
+    row: NotificationSettingsRow | None, channels: list[notifications_store.ChannelRow]
+) -> NotificationSettings:
     return NotificationSettings(
-        emails=list(row["emails"]) if row else [],
-        webhook_url=row["webhook_url"] if row else None,
-        has_webhook_secret=bool(row["webhook_secret"]) if row else False,
-        min_severity=AlertSeverity(row["min_severity"]) if row else AlertSeverity.WARNING,
+        emails=list(row.emails) if row else [],
+        webhook_url=row.webhook_url if row else None,
+        has_webhook_secret=bool(row.webhook_secret) if row else False,
+        min_severity=AlertSeverity(row.min_severity) if row else AlertSeverity.WARNING,
         channels=[_channel(c) for c in channels],
     )
 

@@ -79,7 +79,7 @@ class ReadingQuery:
             limit=limit,
             total=total,
             after=after,
-            cursor=lambda r: encode_cursor(r["ts"].isoformat()),
+            cursor=lambda r: encode_cursor(r.ts.isoformat()),
             node=lambda r: Reading.from_row(r, unit, decimals),
         )
 
@@ -99,11 +99,11 @@ class ReadingQuery:
             rows = await rejections_store.latest(con, org, limit)
         return [
             RejectedMessage(
-                reason=RejectReason(r["reason"]),
-                topic=r["topic"],
-                detail=r["detail"],
-                payload_excerpt=r["payload_excerpt"],
-                received_at=r["received_at"],
+                reason=RejectReason(r.reason),
+                topic=r.topic,
+                detail=r.detail,
+                payload_excerpt=r.payload_excerpt,
+                received_at=r.received_at,
             )
             for r in rows
         ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 if TYPE_CHECKING:
     from ..realtime.events import ReadingEvent
+    from ..store.rows import StoredReadingRow
     from .sensors import Sensor
 
 from ..domain.payload import RejectReason
@@ -49,19 +50,19 @@ class Reading:
         return await sensor_by_id(info, self.sensor_id)
 
     @classmethod
-    def from_row(cls, row: Any, unit_of_measure: str, decimals: int) -> Reading:
+    def from_row(cls, row: StoredReadingRow, unit_of_measure: str, decimals: int) -> Reading:
         return cls(
-            sensor_id=strawberry.ID(str(row["sensor_id"])),
-            timestamp=row["ts"],
-            value=clean(row["value"], decimals),
-            raw_value=row["raw_value"],
+            sensor_id=strawberry.ID(str(row.sensor_id)),
+            timestamp=row.ts,
+            value=clean(row.value, decimals),
+            raw_value=row.raw_value,
             unit_of_measure=unit_of_measure,
-            battery_level=row["battery_level"],
-            signal_strength=row["signal_strength"],
-            quality=Quality(row["quality"]),
-            is_anomaly=row["is_anomaly"],
-            anomaly_reason=row["anomaly_reason"],
-            received_at=row["received_at"],
+            battery_level=row.battery_level,
+            signal_strength=row.signal_strength,
+            quality=Quality(row.quality),
+            is_anomaly=row.is_anomaly,
+            anomaly_reason=row.anomaly_reason,
+            received_at=row.received_at,
         )
 
     @classmethod

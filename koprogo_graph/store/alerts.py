@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -180,7 +181,7 @@ async def list_page(
 
 async def statistics(
     con: asyncpg.Connection, org: uuid.UUID, filters: dict[str, Any]
-) -> dict[str, Any]:
+) -> AlertCounts:
     where, args = _filters(org, filters)
     totals = await con.fetchrow(
         f"""SELECT count(*) AS total,
@@ -198,7 +199,29 @@ async def statistics(
         f"SELECT severity, count(*) AS n FROM alerts WHERE {where} GROUP BY severity ORDER BY severity",
         *args,
     )
-    return {"totals": totals, "by_type": by_type, "by_severity": by_severity}
+    mtta = totals["mtta"]
+    return AlertCounts(
+        total=totals["total"],
+        open=totals["open"],
+        acknowledged=totals["acknowledged"],
+        resolved=totals["resolved"],
+        mean_seconds_to_acknowledge=None if mtta is None else float(mtta),
+        by_type=[(r["type"], r["n"]) for r in by_type],
+        by_severity=[(r["severity"], r["n"]) for r in by_severity],
+    )
+
+
+@dataclass(slots=True)
+class AlertCounts:
+    """Alert statistics for a set of filters."""
+
+    total: int
+    open: int
+    acknowledged: int
+    resolved: int
+    mean_seconds_to_acknowledge: float | None
+    by_type: list[tuple[str, int]]
+    by_severity: list[tuple[str, int]]
 
 
 def _one(record: asyncpg.Record | None) -> AlertRow | None:

@@ -7,6 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .rows import ManualReadingRow, from_record
+
 __all__ = ["in_range", "iot_consumption_between", "record"]
 
 
@@ -19,9 +21,9 @@ async def record(
     source: str,
     note: str | None,
     recorded_by: uuid.UUID,
-) -> asyncpg.Record:
+) -> ManualReadingRow:
     """Store a manual reading; a second one at the same instant replaces the first."""
-    return await con.fetchrow(
+    record = await con.fetchrow(
         "INSERT INTO manual_readings (organization_id, sensor_id, read_at, value, source, note, recorded_by) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sensor_id, read_at) DO UPDATE SET "
         "value = EXCLUDED.value, source = EXCLUDED.source, note = EXCLUDED.note RETURNING *",
@@ -33,12 +35,13 @@ async def record(
         note,
         recorded_by,
     )
+    return from_record(ManualReadingRow, record)
 
 
 async def in_range(
     con: asyncpg.Connection, org: uuid.UUID, sensor_id: uuid.UUID, start: datetime, end: datetime
-) -> list[asyncpg.Record]:
-    result: list[asyncpg.Record] = await con.fetch(
+) -> list[ManualReadingRow]:
+    records = await con.fetch(
         "SELECT * FROM manual_readings WHERE organization_id = $1 AND sensor_id = $2 "
         "AND read_at >= $3 AND read_at < $4 ORDER BY read_at",
         org,
@@ -46,7 +49,7 @@ async def in_range(
         start,
         end,
     )
-    return result
+    return [from_record(ManualReadingRow, r) for r in records]
 
 
 async def iot_consumption_between(

@@ -12,10 +12,11 @@ import asyncpg
 
 from ..domain.alerts import AlertSeverity
 from ..domain.routing import QuietHours, Route
-from .rows import AlertRow, DeliveryRow, from_record
+from .rows import AlertRow, DeliveryRow, NotificationSettingsRow, from_record
 
 __all__ = [
     "ChannelRow",
+    "DueDelivery",
     "NewChannel",
     "channels_of",
     "claim_due",
@@ -31,14 +32,17 @@ __all__ = [
 ]
 
 
-async def get_settings(con: asyncpg.Connection, org: uuid.UUID) -> asyncpg.Record | None:
-    return await con.fetchrow("SELECT * FROM notification_settings WHERE organization_id = $1", org)
+async def get_settings(con: asyncpg.Connection, org: uuid.UUID) -> NotificationSettingsRow | None:
+    record = await con.fetchrow(
+        "SELECT * FROM notification_settings WHERE organization_id = $1", org
+    )
+    return None if record is None else from_record(NotificationSettingsRow, record)
 
 
 async def save_settings(
     con: asyncpg.Connection, org: uuid.UUID, values: dict[str, Any]
-) -> asyncpg.Record:
-    return await con.fetchrow(
+) -> NotificationSettingsRow:
+    record = await con.fetchrow(
         """INSERT INTO notification_settings (organization_id, emails, webhook_url, webhook_secret, min_severity)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (organization_id) DO UPDATE SET emails = EXCLUDED.emails,
@@ -51,6 +55,7 @@ async def save_settings(
         values["webhook_secret"],
         values["min_severity"],
     )
+    return from_record(NotificationSettingsRow, record)
 
 
 async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert") -> int:
@@ -60,10 +65,10 @@ async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert")
     severity = AlertSeverity(alert.severity)
     settings = await get_settings(con, alert.organization_id)
     plain = []
-    if settings is not None and severity.rank >= AlertSeverity(settings["min_severity"]).rank:
+    if settings is not None and severity.rank >= AlertSeverity(settings.min_severity).rank:
         plain = [
             c
-            for c, wanted in (("email", settings["emails"]), ("webhook", settings["webhook_url"]))
+            for c, wanted in (("email", settings.emails), ("webhook", settings.webhook_url))
             if wanted
         ]
     for name in plain:
@@ -225,7 +230,36 @@ async def replace_channels(
     return await channels_of(con, org)
 
 
-async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Record]:
+@dataclass(slots=True)
+class DueDelivery:
+    """A delivery to make, with what it says (its alert, its sensor) and where it goes."""
+
+    outbox_id: int
+    channel: str  # email, webhook, sms, push
+    kind: str  # alert or reminder
+    attempts: int
+    channel_id: uuid.UUID | None  # an Apprise channel's
+    id: uuid.UUID  # the alert's
+    organization_id: uuid.UUID
+    building_id: uuid.UUID
+    sensor_id: uuid.UUID
+    type: str
+    severity: str
+    status: str
+    message: str
+    reading_value: float | None
+    threshold_value: float | None
+    occurrences: int
+    triggered_at: datetime
+    device_id: str
+    sensor_location: str
+    emails: list[str] | None
+    webhook_url: str | None
+    webhook_secret: str | None
+    url_sealed: bytes | None
+
+
+async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[DueDelivery]:
     """Due deliveries with their alert, sensor and settings, locked so one sender handles each.
     A reminder, or a channel's delivery held by quiet hours, of an alert resolved meanwhile is
     cancelled instead: nobody needs an SMS at 07:00 about what ended at 01:00."""
@@ -251,7 +285,7 @@ async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[asyncpg.Re
            LIMIT $1""",
         limit,
     )
-    return result
+    return [from_record(DueDelivery, r) for r in result]
 
 
 async def mark_sent(

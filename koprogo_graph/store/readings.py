@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import asyncpg
 
+from .rows import StoredReadingRow, from_record
+
 __all__ = ["ReadingRow", "count_range", "insert_batch", "page", "touch_sensors"]
 
 
@@ -110,9 +112,9 @@ async def page(
     *,
     limit: int,
     after: datetime | None = None,
-) -> list[asyncpg.Record]:
+) -> list[StoredReadingRow]:
     """Readings of one sensor in [start, end), oldest first, strictly after ``after``."""
-    result: list[asyncpg.Record] = await con.fetch(
+    records = await con.fetch(
         "SELECT * FROM readings WHERE organization_id = $1 AND sensor_id = $2 "
         "AND ts >= $3 AND ts < $4 AND ($5::timestamptz IS NULL OR ts > $5) "
         "ORDER BY ts LIMIT $6",
@@ -123,4 +125,4 @@ async def page(
         after,
         limit,
     )
-    return result
+    return [from_record(StoredReadingRow, r) for r in records]

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import asyncpg
 
+from .rows import RejectionRecord, from_record
+
 __all__ = ["KEEP_PER_ORGANIZATION", "KEEP_TOTAL", "RejectionRow", "insert", "latest"]
 
 KEEP_PER_ORGANIZATION = 1_000
@@ -63,11 +65,11 @@ async def insert(
         )
 
 
-async def latest(con: asyncpg.Connection, org: uuid.UUID, limit: int) -> list[asyncpg.Record]:
+async def latest(con: asyncpg.Connection, org: uuid.UUID, limit: int) -> list[RejectionRecord]:
     """The organization's most recent rejections, newest first."""
-    result: list[asyncpg.Record] = await con.fetch(
+    records = await con.fetch(
         "SELECT * FROM rejected_messages WHERE organization_id = $1 ORDER BY id DESC LIMIT $2",
         org,
         limit,
     )
-    return result
+    return [from_record(RejectionRecord, r) for r in records]

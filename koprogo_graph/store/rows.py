@@ -15,7 +15,19 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar, get_args, get_type_hints
 
-__all__ = ["AlertRow", "DeliveryRow", "SensorRow", "camel", "from_record", "from_wire", "to_wire"]
+__all__ = [
+    "AlertRow",
+    "DeliveryRow",
+    "ManualReadingRow",
+    "NotificationSettingsRow",
+    "RejectionRecord",
+    "SensorRow",
+    "StoredReadingRow",
+    "camel",
+    "from_record",
+    "from_wire",
+    "to_wire",
+]
 
 R = TypeVar("R")
 
@@ -102,6 +114,65 @@ class DeliveryRow:
     last_error: str | None
     sent_at: datetime | None
     created_at: datetime
+
+
+@dataclass(slots=True)
+class StoredReadingRow:
+    """A row of ``readings``, as pages of readings show it."""
+
+    sensor_id: uuid.UUID
+    ts: datetime
+    organization_id: uuid.UUID
+    building_id: uuid.UUID
+    unit_id: uuid.UUID | None
+    value: float
+    raw_value: float
+    battery_level: int | None
+    signal_strength: int | None
+    quality: str
+    is_anomaly: bool
+    anomaly_reason: str | None
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class RejectionRecord:
+    """A row of ``rejected_messages``."""
+
+    id: int
+    organization_id: uuid.UUID | None
+    topic: str
+    reason: str
+    detail: str | None
+    payload_excerpt: str | None
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class ManualReadingRow:
+    """A row of ``manual_readings``."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    sensor_id: uuid.UUID
+    read_at: datetime
+    value: float
+    source: str
+    note: str | None
+    recorded_by: uuid.UUID | None
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class NotificationSettingsRow:
+    """A row of ``notification_settings``."""
+
+    organization_id: uuid.UUID
+    emails: list[str]
+    webhook_url: str | None
+    webhook_secret: str | None
+    min_severity: str
+    updated_at: datetime
 
 
 def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
