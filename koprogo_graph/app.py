@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
@@ -199,6 +200,8 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            # GraphiQL's scripts and styles, from the package (GET only, files only).
+            Mount("/static", app=StaticFiles(packages=[("koprogo_graph.api", "static")])),
             Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),
         ],
         lifespan=lifespan,

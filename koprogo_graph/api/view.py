@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -26,10 +27,17 @@ from .websockets import ConnectionCounter, LegacyGraphQLWSHandler
 __all__ = ["GraphQLView"]
 
 log = logging.getLogger(__name__)
+_GRAPHIQL_HTML = (Path(__file__).parent / "static" / "graphiql.html").read_text(encoding="utf-8")
 
 
 class GraphQLView(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its scripts and styles served by this service (static/graphiql/), so
+        that it works on a machine without internet access or behind a strict policy."""
+        return _GRAPHIQL_HTML
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
