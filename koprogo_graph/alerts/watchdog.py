@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from prometheus_client import Gauge
 
 from ..config import Settings
 from ..domain.alert_rules import Clear, Raise
@@ -27,7 +28,16 @@ from .actions import apply_verdict, follow
 from .engine import AlertEngine
 from .judge import leak_verdict, offline_verdict, stuck_verdict
 
-__all__ = ["Watchdog"]
+__all__ = ["DATABASE_UP", "EVALUATIONS_PENDING", "NOTIFICATIONS_DUE", "Watchdog"]
+
+DATABASE_UP = Gauge("koprogo_database_up", "1 when the watchdog's last round reached the database")
+NOTIFICATIONS_DUE = Gauge(
+    "koprogo_notifications_due", "Notification deliveries due and not sent (the outbox backlog)"
+)
+EVALUATIONS_PENDING = Gauge(
+    "koprogo_alert_evaluations_pending",
+    "Stored batches of readings the alert engine has yet to evaluate",
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +70,23 @@ class Watchdog:
                 if loop.time() - last_leak_check >= self.leak_every:
                     await self.check_leaks()
                     last_leak_check = loop.time()
+                await self.measure()
             except Exception as exc:
+                DATABASE_UP.set(0)
                 if not is_transient(exc):
                     raise
                 log.warning(
                     "watchdog: database unavailable (%s); next round in %.0fs", exc, self.every
                 )
             await asyncio.sleep(self.every)
+
+    async def measure(self) -> None:
+        """The backlogs operators watch (deploy/prometheus/alerts.yml), once a round."""
+        async with self.db.system() as con:
+            due, pending = await notifications.backlog(con)
+        NOTIFICATIONS_DUE.set(due)
+        EVALUATIONS_PENDING.set(pending)
+        DATABASE_UP.set(1)
 
     async def reconcile(self) -> int:
         """Every sensor's status and connectivity brought in line with its alerts (at start-up,

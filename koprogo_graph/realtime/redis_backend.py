@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,6 +41,9 @@ __all__ = ["ResilientRedisBackend"]
 log = logging.getLogger(__name__)
 
 RECONNECTS = Counter("koprogo_broadcast_reconnects", "Times the Redis subscriber reconnected")
+REDIS_UP = Gauge(
+    "koprogo_redis_up", "1 while this process's Redis subscriber is connected, 0 while it is not"
+)
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 _CONNECT_TIMEOUT = 5.0  # seconds to open or close the subscriber connection
 
@@ -104,6 +107,7 @@ class ResilientRedisBackend:
             retry=Retry(NoBackoff(), 0),
         )
         self._pubsub = self._new_pubsub()
+        REDIS_UP.set(1)  # until a read says otherwise
 
     def _new_pubsub(self) -> Any:
         client = aioredis.Redis.from_url(self._url, socket_connect_timeout=_CONNECT_TIMEOUT)
@@ -212,6 +216,7 @@ class ResilientRedisBackend:
                     await self._check_alive()
             except (*_LOST, RuntimeError) as exc:  # RuntimeError: no connection was ever made
                 log.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
+                REDIS_UP.set(0)
                 await self._reconnect()
                 continue
             if message is None:
@@ -258,6 +263,7 @@ class ResilientRedisBackend:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
         self._heard()
+        REDIS_UP.set(1)
         RECONNECTS.inc()
         log.info("Redis subscriber reconnected; %d channel(s) resubscribed", len(self._channels))
         resync = resync_message(heard_until)

@@ -18,6 +18,7 @@ __all__ = [
     "ChannelRow",
     "DueDelivery",
     "NewChannel",
+    "backlog",
     "channels_of",
     "claim_due",
     "deliveries_of",
@@ -257,6 +258,16 @@ class DueDelivery:
     webhook_url: str | None
     webhook_secret: str | None
     url_sealed: bytes | None
+
+
+async def backlog(con: asyncpg.Connection) -> tuple[int, int]:
+    """(deliveries due and not sent, alert evaluations pending): what is waiting."""
+    row = await con.fetchrow(
+        "SELECT (SELECT count(*) FROM notification_outbox "
+        "        WHERE sent_at IS NULL AND next_attempt_at <= now()) AS due, "
+        "       (SELECT count(*) FROM pending_evaluations) AS pending"
+    )
+    return int(row["due"]), int(row["pending"])
 
 
 async def claim_due(con: asyncpg.Connection, limit: int = 20) -> list[DueDelivery]:
