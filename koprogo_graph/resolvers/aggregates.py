@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField
 
 from ..domain.alerts import ManualReadingSource
@@ -23,6 +24,7 @@ from ..domain.sensors import (
 )
 from ..errors import BadUserInput, NotFound
 from ..schema.aggregates import (
+    ChartSeries,
     ConsumptionBucket,
     CrossValidation,
     ManualReading,
@@ -124,6 +126,50 @@ class AggregateQuery:
             ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
         decimals = _decimals(sensor)
         return [_reading_bucket(b, decimals) for b in ordered]
+
+    @strawberry.field(
+        description="The buckets of readingSeries in columns, for charts: the same numbers, "
+        "at the cost of their SQL (no object per bucket)."
+    )
+    async def reading_series_chart(
+        self,
+        info: Info,
+        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        from_: FromArg,
+        to: ToArg,
+        bucket: BucketArg,
+        timezone: TimezoneArg = "Europe/Brussels",
+        fill: Annotated[
+            FillMode, strawberry.argument(description="What empty buckets show.")
+        ] = FillMode.NONE,
+    ) -> ChartSeries | None:
+        org = info.context.viewer.org()
+        sid = parse_id(sensor_id, "sensorId")
+        tz = parse_timezone(timezone)
+        _check_request(from_, to, bucket)
+        async with info.context.db.tenant(org) as con:
+            sensor = await sensors_store.get(con, org, sid)
+            if sensor is None:
+                return None
+            buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
+        ordered = [buckets[k] for k in sorted(buckets)]
+        if fill is not FillMode.NONE:
+            ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
+        decimals = _decimals(sensor)
+        return ChartSeries(
+            unit_of_measure=sensor.unit_of_measure,
+            columns=JSON(
+                {
+                    "time": [int(b.start.timestamp()) for b in ordered],
+                    "avg": [clean(b.avg, decimals) for b in ordered],
+                    "min": [clean(b.min, decimals) for b in ordered],
+                    "max": [clean(b.max, decimals) for b in ordered],
+                    "count": [b.count for b in ordered],
+                    "sum": [clean(b.sum, decimals) for b in ordered],
+                    "consumption": [clean(b.consumption, decimals) for b in ordered],
+                }
+            ),
+        )
 
     @strawberry.field(description="Consumption of a building's sensors of one type, per bucket.")
     async def building_consumption(

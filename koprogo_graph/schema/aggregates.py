@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from ..domain.alerts import ManualReadingSource
 
 __all__ = [
+    "ChartSeries",
     "ConsumptionBucket",
     "CrossValidation",
     "ManualReading",
@@ -30,6 +32,20 @@ class ReadingBucket:
     sum: float | None = strawberry.field(description="Sum of the values.")
     consumption: float | None = strawberry.field(
         description="What a meter consumed in the bucket (the consumption rule); null for a gauge."
+    )
+
+
+@strawberry.type(
+    description="A series in columns, for charts (uPlot's data shape): one list per quantity, "
+    "the same length, bucket by bucket; numbers at the sensor's resolution, null where a bucket "
+    "has none. One value in the answer instead of an object per bucket: a year of days costs "
+    "what its SQL costs."
+)
+class ChartSeries:
+    unit_of_measure: str = strawberry.field(description="Unit of the values (not of count).")
+    columns: JSON = strawberry.field(
+        description="{time: [bucket starts, Unix seconds], avg, min, max, sum, consumption: "
+        "[numbers or null], count: [integers]}."
     )
 
 

@@ -307,3 +307,38 @@ async def test_cross_validation_against_manual_readings(graphql, token, meter):
     assert close(cv["iotConsumption"], iot)
     assert close(cv["manualConsumption"], last[1] * 1.03 - first[1])
     assert cv["withinTolerance"] is (abs(cv["deviationPercent"]) <= 5)
+
+
+CHART = """query($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: TimeBucket!, $tz: String!) {
+  readingSeriesChart(sensorId: $id, from: $from, to: $to, bucket: $bucket, timezone: $tz) {
+    unitOfMeasure columns
+  }
+}"""
+
+
+@pytest.mark.parametrize("bucket", ["DAY", "HOUR"])
+async def test_the_chart_columns_are_the_independent_computation_too(graphql, token, meter, bucket):
+    lo, hi = START + timedelta(hours=3, minutes=17), START + timedelta(days=2, hours=22, minutes=41)
+    variables = {
+        "id": meter["id"],
+        "from": lo.isoformat(),
+        "to": hi.isoformat(),
+        "bucket": bucket,
+        "tz": "Europe/Brussels",
+    }
+    body = await graphql(CHART, variables, token(meter["org"]))
+    assert "errors" not in body, body
+    chart = body["data"]["readingSeriesChart"]
+    assert chart["unitOfMeasure"] == "m3"
+    columns = chart["columns"]
+    want = expected(meter["points"], lo, hi, bucket)
+    starts = [datetime.fromtimestamp(t, UTC) for t in columns["time"]]
+    assert starts == sorted(want)
+    for i, start in enumerate(starts):
+        w = want[start]
+        assert columns["count"][i] == w["count"]
+        assert close(columns["sum"][i], w["sum"]) and close(columns["max"][i], w["max"])
+        assert close(columns["consumption"][i], w["consumption"]), (start, w)
+    # Another organization's sensor is nobody's: null, never its data.
+    foreign = await graphql(CHART, variables, token(uuid.uuid4()))
+    assert foreign == {"data": {"readingSeriesChart": None}}
