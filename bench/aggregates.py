@@ -141,6 +141,48 @@ async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID,
         await con.close()
 
 
+async def own_sql(
+    dsn: str, org, building, target: str, days: int, bucket: str, requests: int
+) -> list[float]:
+    """The store calls the query's resolver makes (SQL and row decoding), timed alone in this
+    run: the reference its GraphQL answer is compared with."""
+    from zoneinfo import ZoneInfo
+
+    from koprogo_graph.domain.consumption import BucketWidth
+    from koprogo_graph.store import sensors as sensors_store
+    from koprogo_graph.store import series as series_store
+    from koprogo_graph.store.db import open_database
+
+    tz, width = ZoneInfo("Europe/Brussels"), BucketWidth(bucket)
+    start, end = END - timedelta(days=days), END
+    samples = []
+    async with open_database(dsn, pool_size=2) as db:
+        for _ in range(requests):
+            began = time.perf_counter()
+            async with db.tenant(org) as con:
+                if target == str(building):
+                    meters = await sensors_store.meters_in_building(
+                        con, org, building, "COLD_WATER"
+                    )
+                    await series_store.building_series(
+                        con,
+                        org,
+                        building,
+                        "COLD_WATER",
+                        [m.id for m in meters],
+                        start,
+                        end,
+                        width,
+                        tz,
+                    )
+                else:
+                    sid = uuid.UUID(target)
+                    await sensors_store.get(con, org, sid)
+                    await series_store.series(con, [sid], start, end, width, tz)
+            samples.append(time.perf_counter() - began)
+    return samples
+
+
 def stats(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {
@@ -193,6 +235,14 @@ async def main() -> None:
         "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
         " from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
     )
+    chart = (
+        "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeriesChart("
+        "sensorId: $id, from: $f, to: $t, bucket: $b) { unitOfMeasure columns } }"
+    )
+    full_series = (
+        "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
+        " from: $f, to: $t, bucket: $b) { bucketStart avg min max count sum consumption } }"
+    )
     building_q = (
         "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { buildingConsumption("
         "buildingId: $id, sensorType: COLD_WATER, from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
@@ -200,6 +250,9 @@ async def main() -> None:
     cases = {
         "one sensor, 7 days, hourly": (series, str(ids[0]), 7, "HOUR"),
         "one sensor, 1 year, daily": (series, str(ids[0]), 365, "DAY"),
+        "one sensor, 1 year, daily, every field": (full_series, str(ids[0]), 365, "DAY"),
+        "one sensor, 1 year, daily, chart columns": (chart, str(ids[0]), 365, "DAY"),
+        "one sensor, 7 days, hourly, chart columns": (chart, str(ids[0]), 7, "HOUR"),
         "building, 30 days, daily": (building_q, str(building), 30, "DAY"),
         "building, 1 year, monthly": (building_q, str(building), 365, "MONTH"),
     }
@@ -231,7 +284,15 @@ async def main() -> None:
                     ).json()
                     samples.append(time.perf_counter() - started)
                     assert "errors" not in body, body
-                print(json.dumps({"query": name, "graphql": stats(samples)}), flush=True)
+                sql = await own_sql(dsn, org, building, target, days, bucket, args.requests)
+                graphql, store = stats(samples), stats(sql)
+                ratio = round(graphql["p95_ms"] / store["p95_ms"], 2)
+                print(
+                    json.dumps(
+                        {"query": name, "graphql": graphql, "its_sql": store, "ratio": ratio}
+                    ),
+                    flush=True,
+                )
         con = await asyncpg.connect(dsn)
         samples = []
         for _ in range(5):
