@@ -36,7 +36,7 @@ from ..schema.context import Context
 from ..store import manual_readings as manual_store
 from ..store import sensors as sensors_store
 from ..store import series as series_store
-from ..store.rows import ManualReadingRow
+from ..store.rows import ManualReadingRow, SensorRow
 from ._args import parse_id, parse_timezone
 from .readings import check_range
 
@@ -97,6 +97,32 @@ def _manual(row: ManualReadingRow) -> ManualReading:
     )
 
 
+async def _sensor_buckets(
+    info: Info,
+    sensor_id: strawberry.ID,
+    from_: datetime,
+    to: datetime,
+    bucket: BucketWidth,
+    timezone: str,
+    fill: FillMode,
+) -> tuple[SensorRow, list[Bucket]] | None:
+    """A sensor of the viewer's organization and its buckets, in order (gaps filled as asked);
+    None for an unknown or foreign sensor."""
+    org = info.context.viewer.org()
+    sid = parse_id(sensor_id, "sensorId")
+    tz = parse_timezone(timezone)
+    _check_request(from_, to, bucket)
+    async with info.context.db.tenant(org) as con:
+        sensor = await sensors_store.get(con, org, sid)
+        if sensor is None:
+            return None
+        buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
+    ordered = [buckets[k] for k in sorted(buckets)]
+    if fill is not FillMode.NONE:
+        ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
+    return sensor, ordered
+
+
 @strawberry.type
 class AggregateQuery:
     @strawberry.field(description="A sensor's readings per time bucket (local days in `timezone`).")
@@ -112,18 +138,10 @@ class AggregateQuery:
             FillMode, strawberry.argument(description="What empty buckets show.")
         ] = FillMode.NONE,
     ) -> list[ReadingBucket]:
-        org = info.context.viewer.org()
-        sid = parse_id(sensor_id, "sensorId")
-        tz = parse_timezone(timezone)
-        _check_request(from_, to, bucket)
-        async with info.context.db.tenant(org) as con:
-            sensor = await sensors_store.get(con, org, sid)
-            if sensor is None:
-                return []
-            buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
-        ordered = [buckets[k] for k in sorted(buckets)]
-        if fill is not FillMode.NONE:
-            ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
+        found = await _sensor_buckets(info, sensor_id, from_, to, bucket, timezone, fill)
+        if found is None:
+            return []
+        sensor, ordered = found
         decimals = _decimals(sensor)
         return [_reading_bucket(b, decimals) for b in ordered]
 
@@ -143,18 +161,10 @@ class AggregateQuery:
             FillMode, strawberry.argument(description="What empty buckets show.")
         ] = FillMode.NONE,
     ) -> ChartSeries | None:
-        org = info.context.viewer.org()
-        sid = parse_id(sensor_id, "sensorId")
-        tz = parse_timezone(timezone)
-        _check_request(from_, to, bucket)
-        async with info.context.db.tenant(org) as con:
-            sensor = await sensors_store.get(con, org, sid)
-            if sensor is None:
-                return None
-            buckets = (await series_store.series(con, [sid], from_, to, bucket, tz)).get(sid, {})
-        ordered = [buckets[k] for k in sorted(buckets)]
-        if fill is not FillMode.NONE:
-            ordered = fill_gaps(ordered, bucket_starts(from_, to, bucket, tz), fill)
+        found = await _sensor_buckets(info, sensor_id, from_, to, bucket, timezone, fill)
+        if found is None:
+            return None
+        sensor, ordered = found
         decimals = _decimals(sensor)
         return ChartSeries(
             unit_of_measure=sensor.unit_of_measure,
