@@ -22,6 +22,7 @@ from ..schema import enums as _enums  # noqa: F401
 from ..errors import KoprogoError
 from ..resolvers.aggregates import AggregateMutation, AggregateQuery
 from ..resolvers.alerts import AlertMutation, AlertQuery
+from ..resolvers.allocation import AllocationMutation, AllocationQuery
 from ..resolvers.buildings import BuildingMutation, BuildingQuery
 from ..resolvers.credentials import CredentialsMutation, CredentialsQuery
 from ..resolvers.readings import ReadingQuery
@@ -47,6 +48,7 @@ QUERIES: tuple[type, ...] = (
     AlertQuery,
     AggregateQuery,
     CredentialsQuery,
+    AllocationQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     BuildingMutation,
@@ -54,6 +56,7 @@ MUTATIONS: tuple[type, ...] = (
     AlertMutation,
     AggregateMutation,
     CredentialsMutation,
+    AllocationMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
