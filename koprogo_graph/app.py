@@ -16,13 +16,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
 from .api.ingest_http import HttpIngest
 from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
 from .api.schema import build_schema
+from .api.static_files import LimitedStaticFiles
 from .api.view import GraphQLView
 from .api.websockets import ConnectionCounter
 from .config import Secret, Settings
@@ -200,8 +200,8 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
-            # GraphiQL's scripts and styles, from the package (GET only, files only).
-            Mount("/static", app=StaticFiles(packages=[("koprogo_graph.api", "static")])),
+            # GraphiQL's scripts and styles, from the package (GET only, files only, limited).
+            Mount("/static", app=LimitedStaticFiles()),
             Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),
         ],
         lifespan=lifespan,

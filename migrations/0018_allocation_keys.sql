@@ -17,7 +17,7 @@ CREATE TABLE allocation_shares (
     key_id           uuid NOT NULL,
     unit_id          uuid NOT NULL,
     share            numeric(20, 6) NOT NULL CHECK (share > 0),
-    PRIMARY KEY (key_id, unit_id),
+    PRIMARY KEY (organization_id, key_id, unit_id),
     FOREIGN KEY (organization_id, key_id) REFERENCES allocation_keys (organization_id, id)
         ON DELETE CASCADE
 );

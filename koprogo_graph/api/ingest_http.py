@@ -106,15 +106,7 @@ class HttpIngest:
         try:
             lookup = await self.pipeline.resolve([message])
             plan = self.pipeline.plan([message], lookup)
-            try:
-                stored = await self.pipeline.write(plan)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                # As the MQTT ingestor does: what the database refuses is recorded as such,
-                # the rest stored, and the sender not asked to retry what can never go in.
-                log.exception("database refused an HTTP ingestion; writing it piecemeal")
-                stored = await self.pipeline.write_piecemeal(plan)
+            stored = await self.pipeline.commit(plan)
         except Exception as exc:
             return self._unavailable(exc)
         if stored:

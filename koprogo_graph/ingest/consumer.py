@@ -134,13 +134,7 @@ async def _process(
     started = time.perf_counter()
     lookup = await _retrying("resolve sensors", lambda: pipeline.resolve(incoming))
     plan = pipeline.plan(incoming, lookup)
-    try:
-        stored = await _retrying("write batch", lambda: pipeline.write(plan))
-    except Exception:
-        log.exception(
-            "database refused a batch of %d readings; writing it piecemeal", len(plan.rows)
-        )
-        stored = await _retrying("write piecemeal", lambda: pipeline.write_piecemeal(plan))
+    stored = await _retrying("write batch", lambda: pipeline.commit(plan))
     committed = time.monotonic()
     for m in batch:
         if m.qos > 0:

@@ -318,6 +318,20 @@ class Pipeline:
                 stored.append(_stored(row, info, new_keys[key], evaluation))
         return stored
 
+    async def commit(self, plan: BatchPlan) -> list[StoredReading]:
+        """[3] as ``write``; a batch the database refuses for good (not an outage) is written
+        piecemeal, so that one bad item costs itself only. Outages raise, for the caller to
+        retry (the MQTT ingestor) or to answer 503 (the webhooks)."""
+        try:
+            return await self.write(plan)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception(
+                "database refused a batch of %d readings; writing it piecemeal", len(plan.rows)
+            )
+            return await self.write_piecemeal(plan)
+
     async def write_piecemeal(self, plan: BatchPlan) -> list[StoredReading]:
         """Write a batch that the database refused as a whole, one item at a time.
 

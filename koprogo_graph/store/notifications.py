@@ -93,15 +93,14 @@ async def enqueue(con: asyncpg.Connection, alert: AlertRow, kind: str = "alert")
         }
         channels = [c for c in channels if c.id not in waiting]
     if channels:
-        now: datetime = await con.fetchval("SELECT now()")
-        timezone: str = (
-            await con.fetchval(
-                "SELECT timezone FROM buildings WHERE organization_id = $1 AND id = $2",
-                alert.organization_id,
-                alert.building_id,
-            )
-            or "UTC"
+        when = await con.fetchrow(  # the transaction's instant, the building's time zone
+            "SELECT now() AS now, (SELECT timezone FROM buildings "
+            "WHERE organization_id = $1 AND id = $2) AS timezone",
+            alert.organization_id,
+            alert.building_id,
         )
+        now: datetime = when["now"]
+        timezone: str = when["timezone"] or "UTC"
         for channel in channels:
             if not channel.route.takes(severity):
                 continue

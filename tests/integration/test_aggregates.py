@@ -342,3 +342,22 @@ async def test_the_chart_columns_are_the_independent_computation_too(graphql, to
     # Another organization's sensor is nobody's: null, never its data.
     foreign = await graphql(CHART, variables, token(uuid.uuid4()))
     assert foreign == {"data": {"readingSeriesChart": None}}
+
+
+async def test_the_chart_refuses_what_the_series_refuses(graphql, token, meter):
+    base = {
+        "id": meter["id"],
+        "from": START.isoformat(),
+        "to": (START + timedelta(days=1)).isoformat(),
+        "bucket": "DAY",
+        "tz": "Europe/Brussels",
+    }
+    for change, field in [
+        ({"id": "not-an-id"}, "sensorId"),
+        ({"to": (START - timedelta(days=1)).isoformat()}, "from"),
+        ({"tz": "Mars/Olympus"}, "timezone"),
+        ({"bucket": "FIVE_MINUTES", "to": (START + timedelta(days=3650)).isoformat()}, "bucket"),
+    ]:
+        body = await graphql(CHART, {**base, **change}, token(meter["org"]))
+        assert error_codes(body) == ["BAD_USER_INPUT"], (change, body)
+        assert body["errors"][0]["extensions"]["field"] == field

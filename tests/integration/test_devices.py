@@ -513,3 +513,60 @@ async def test_a_binding_corrected_applies_to_the_next_message_not_after_the_cac
             return any(r["value"] == 2000.0 for r in readings)
 
         assert await eventually(rescaled, timeout=15)
+
+
+async def test_a_hostile_product_message_costs_itself_only(gql, token, broker):
+    """Garbage on a product's topic is refused with its reason; the valid message after it is
+    stored; the ingestor goes on."""
+    org, building = uuid.uuid4(), uuid.uuid4()
+    bearer = token(org)
+    secrets = await credentials(gql, bearer, building)
+    thermo = await create_sensor(
+        gql, bearer, buildingId=str(building), type="TEMPERATURE", integration="ZIGBEE2MQTT",
+        externalId="salon",
+    )  # fmt: skip
+    prefix = secrets["topicPrefix"]
+    async with device(broker, secrets) as client:
+        for topic, payload in [
+            ("zigbee2mqtt/salon", b"{not json"),
+            ("zigbee2mqtt/salon", json.dumps({"temperature": "hot"}).encode()),
+            ("zigbee2mqtt/salon", json.dumps({"temperature": 10**400}).encode()),
+            ("wmbusmeters/x", json.dumps({"id": "a\u0000b", "total_m3": 1}).encode()),
+            ("shelly/x/events/rpc", b"[" * 5000),
+            ("zigbee2mqtt/salon", json.dumps({"temperature": 19.5}).encode()),
+        ]:
+            await client.publish(prefix + topic, payload, qos=1)
+    (reading,) = await stored(gql, bearer, thermo["id"])
+    assert reading["value"] == 19.5
+
+    async def refused():
+        body = await gql("query { rejectedMessages(first: 20) { reason } }", None, bearer)
+        reasons = sorted(r["reason"] for r in body["data"]["rejectedMessages"])
+        return reasons if len(reasons) >= 5 else None
+
+    assert await eventually(refused) == sorted(
+        ["INVALID_JSON", "UNKNOWN_METRIC", "UNKNOWN_METRIC", "UNBOUND_DEVICE", "INVALID_JSON"]
+    )
+
+
+async def test_arming_refuses_bad_schedules_naming_the_field(gql, token):
+    org, building = uuid.uuid4(), uuid.uuid4()
+    bearer = token(org)
+    await create_sensor(gql, bearer, buildingId=str(building))
+    schedule = (
+        "mutation($b: ID!, $p: [ArmPeriodInput!]!) { setArmSchedule(buildingId: $b, periods: $p)"
+        " { armSchedule { days from to } } }"
+    )
+    night = {"days": [1, 2, 3, 4, 5], "from": "22:00", "to": "06:00"}
+    body = await gql(schedule, {"b": str(building), "p": [night]}, bearer)
+    assert body["data"]["setArmSchedule"]["armSchedule"] == [night]
+    for periods, field in [
+        ([night] * 51, "periods"),
+        ([{**night, "from": "25:00"}], "periods[0].from"),
+        ([{**night, "days": [0]}], "periods[0].days"),
+    ]:
+        refused = await gql(schedule, {"b": str(building), "p": periods}, bearer)
+        assert error_codes(refused) == ["BAD_USER_INPUT"]
+        assert refused["errors"][0]["extensions"]["field"] == field
+    foreign = await gql(schedule, {"b": str(building), "p": [night]}, token(uuid.uuid4()))
+    assert error_codes(foreign) == ["NOT_FOUND"]

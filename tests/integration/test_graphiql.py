@@ -4,6 +4,7 @@ files their integrity hashes describe."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -30,6 +31,19 @@ async def test_graphiql_loads_everything_from_the_service(http):
 
 
 async def test_static_files_are_read_only_and_confined(http):
-    assert (await http.get("/static/graphiql/../../app.py")).status_code == 404
+    # Encoded, so that the client does not resolve the dots itself: the server must refuse.
+    escape = await http.get("/static/graphiql/%2e%2e/%2e%2e/app.py")
+    assert escape.status_code == 404
+    assert b"create_app" not in escape.content
+    assert (await http.get("/static/graphiql.html")).status_code == 200  # the folder's own
     assert (await http.get("/static/nothing.js")).status_code == 404
     assert (await http.post("/static/graphiql/graphiql.min.js")).status_code == 405
+
+
+async def test_static_files_are_limited_per_address(http):
+    answers = await asyncio.gather(
+        *(http.get("/static/graphiql/js.cookie.min.js") for _ in range(140))
+    )
+    statuses = [a.status_code for a in answers]
+    assert 429 in statuses and statuses.count(200) >= 100
+    assert next(a for a in answers if a.status_code == 429).headers["retry-after"] == "1"
