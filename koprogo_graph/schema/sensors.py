@@ -78,6 +78,13 @@ def alert_rules_of(stored: dict[str, Any]) -> Any:
     return AlertRules(**{k: v for k, v in stored.items() if k in domain_rules.SETTINGS})
 
 
+# How a device's readings are bound to it (SPEC §11): one wording for the type and both inputs.
+INTEGRATION_DOC = "How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md)."
+EXTERNAL_ID_DOC = "The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO."
+METRIC_DOC = "Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO."
+UNIT_SCALE_DOC = "Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1)."
+
+
 @strawberry.type(description="A meter or sensor of your organization.")
 class Sensor:
     id: strawberry.ID = strawberry.field(description="Identifier")
@@ -139,18 +146,10 @@ class Sensor:
     last_value: float | None = strawberry.field(
         description="Value of its newest reading, at its resolution."
     )
-    integration: Integration = strawberry.field(
-        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md)."
-    )
-    external_id: str | None = strawberry.field(
-        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO."
-    )
-    metric: str | None = strawberry.field(
-        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO."
-    )
-    unit_scale: float = strawberry.field(
-        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1)."
-    )
+    integration: Integration = strawberry.field(description=INTEGRATION_DOC)
+    external_id: str | None = strawberry.field(description=EXTERNAL_ID_DOC)
+    metric: str | None = strawberry.field(description=METRIC_DOC)
+    unit_scale: float = strawberry.field(description=UNIT_SCALE_DOC)
     resolution: int = strawberry.field(
         description="Decimal places its numbers are shown and compared at: its own setting, else "
         "its unit's default (3 for m3, kWh, MWh, GJ; 2 for °C; 1 for %; 0 for ppm)."
@@ -241,19 +240,19 @@ class CreateSensorInput:
     )
     integration: Integration = strawberry.field(
         default=Integration.KOPROGO,
-        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md).",
+        description=INTEGRATION_DOC,
     )
     external_id: str | None = strawberry.field(
         default=None,
-        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO.",
+        description=EXTERNAL_ID_DOC,
     )
     metric: str | None = strawberry.field(
         default=None,
-        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO.",
+        description=METRIC_DOC,
     )
     unit_scale: float = strawberry.field(
         default=1.0,
-        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1).",
+        description=UNIT_SCALE_DOC,
     )
     installed_at: datetime | None = strawberry.field(
         default=None, description="When it was installed (default: now)."
@@ -319,19 +318,19 @@ class UpdateSensorInput:
     )
     integration: Integration | None = strawberry.field(
         default=strawberry.UNSET,
-        description="How its readings come in: KOPROGO (our JSON on its own topic, SPEC §6) or a product's own messages (SPEC §11, docs/devices.md).",
+        description=INTEGRATION_DOC,
     )
     external_id: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="The id its integration gives the device: Shelly device id, Tasmota topic, Zigbee2MQTT friendly name, wM-Bus meter id, LoRaWAN device id or DevEUI. Null for KOPROGO.",
+        description=EXTERNAL_ID_DOC,
     )
     metric: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Where its value is in the device's decoded JSON: a dotted path (e.g. switch:0.aenergy.total), '!' first to read a boolean the other way round; default per integration and type (docs/devices.md). Null for KOPROGO.",
+        description=METRIC_DOC,
     )
     unit_scale: float | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Factor from the device's number to unitOfMeasure (e.g. 0.001 for Wh to kWh), applied before calibrationFactor (default 1).",
+        description=UNIT_SCALE_DOC,
     )
 
 
