@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
+from .api.exports import StatementExports
 from .api.ingest_http import HttpIngest
 from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
 from .api.schema import build_schema
@@ -188,6 +189,7 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    exports = StatementExports()
     graphql = GraphQLView(
         build_schema(),
         graphql_ide="graphiql",
@@ -203,6 +205,8 @@ def create_app(
             # GraphiQL's scripts and styles, from the package (GET only, files only, limited).
             Mount("/static", app=LimitedStaticFiles()),
             Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),
+            Route("/exports/statement.xlsx", exports, methods=["GET"]),
+            Route("/exports/statement.csv", exports, methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit)],

@@ -44,6 +44,11 @@ class Viewer:
             raise Forbidden("Your account belongs to no organization")
         return self.organization_id
 
+    @property
+    def is_owner(self) -> bool:
+        """An owner sees only their own units (SPEC §12)."""
+        return self.role is Role.OWNER
+
     def require_manager(self) -> uuid.UUID:
         """The organization, for operations reserved to syndics and superadmins."""
         org = self.org()

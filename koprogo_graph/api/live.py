@@ -55,7 +55,9 @@ def shared_key(
         return None
     if viewer.organization_id is None:
         return None
-    return (viewer.organization_id, viewer.role, query, operation_name, frozen_variables)
+    # An owner sees only their units: their streams are shared by their own connections only.
+    user = viewer.user_id if viewer.is_owner else None
+    return (viewer.organization_id, viewer.role, user, query, operation_name, frozen_variables)
 
 
 class SharedData(dict[str, Any]):

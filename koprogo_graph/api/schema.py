@@ -25,8 +25,10 @@ from ..resolvers.alerts import AlertMutation, AlertQuery
 from ..resolvers.allocation import AllocationMutation, AllocationQuery
 from ..resolvers.buildings import BuildingMutation, BuildingQuery
 from ..resolvers.credentials import CredentialsMutation, CredentialsQuery
+from ..resolvers.owners import OwnerMutation, OwnerQuery
 from ..resolvers.readings import ReadingQuery
 from ..resolvers.sensors import SensorMutation, SensorQuery, ViewerQuery
+from ..resolvers.statement import StatementQuery
 from ..resolvers.subscriptions import LiveSubscription
 from ..schema.context import Context
 from .errors import ErrorCodes, is_expected
@@ -49,6 +51,8 @@ QUERIES: tuple[type, ...] = (
     AggregateQuery,
     CredentialsQuery,
     AllocationQuery,
+    StatementQuery,
+    OwnerQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     BuildingMutation,
@@ -57,6 +61,7 @@ MUTATIONS: tuple[type, ...] = (
     AggregateMutation,
     CredentialsMutation,
     AllocationMutation,
+    OwnerMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 

@@ -112,7 +112,7 @@ async def _sensor_buckets(
     sid = parse_id(sensor_id, "sensorId")
     tz = parse_timezone(timezone)
     _check_request(from_, to, bucket)
-    async with info.context.db.tenant(org) as con:
+    async with info.context.tenant(org) as con:
         sensor = await sensors_store.get(con, org, sid)
         if sensor is None:
             return None
@@ -208,7 +208,9 @@ class AggregateQuery:
             isinstance(f, SelectedField) and f.name == "bySensor"
             for f in info.selected_fields[0].selections
         )
-        async with info.context.db.tenant(org) as con:
+        # Building totals are visible to every role; an owner's breakdown lists their meters.
+        scope = info.context.tenant(org) if breakdown else info.context.db.tenant(org)
+        async with scope as con:
             meters = await sensors_store.meters_in_building(con, org, building, sensor_type.value)
             ids = [m.id for m in meters]
             decimals = max((_decimals(m) for m in meters), default=3)
@@ -273,7 +275,7 @@ class AggregateQuery:
             within_tolerance=None,
             tolerance_percent=TOLERANCE_PERCENT,
         )
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             sensor = await sensors_store.get(con, org, sid)
             if sensor is None:
                 return empty
@@ -322,7 +324,7 @@ class AggregateMutation:
             raise BadUserInput("note", "must be at most 2000 characters")
         if input.read_at.tzinfo is None:
             raise BadUserInput("readAt", "needs a time zone offset")
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             sensor = await sensors_store.get(con, org, sid)
             if sensor is None:
                 raise NotFound("Sensor")

@@ -76,7 +76,7 @@ class AlertQuery:
         id: AlertIdArg,
     ) -> Alert | None:
         org = info.context.viewer.org()
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.get(con, org, parse_id(id))
         return Alert.from_row(row) if row else None
 
@@ -117,7 +117,7 @@ class AlertQuery:
             **{"from": from_, "to": to},
         )
         keyset = decode_keyset(after)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             total, rows = await store.list_page(con, org, filters, limit=limit + 1, after=keyset)
         return Connection.of(
             rows,
@@ -138,7 +138,7 @@ class AlertQuery:
     ) -> AlertStatistics:
         org = info.context.viewer.org()
         filters = _filters(info, building_id=building_id, **{"from": from_, "to": to})
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             stats = await store.statistics(con, org, filters)
         return AlertStatistics(
             total=stats.total,
@@ -155,7 +155,7 @@ class AlertQuery:
     @strawberry.field(description="Where your organization's alert notifications go.")
     async def notification_settings(self, info: Info) -> NotificationSettings | None:
         org = info.context.viewer.require_manager()
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await notifications_store.get_settings(con, org)
             channels = await notifications_store.channels_of(con, org)
         return _settings(row, channels) if row or channels else None
@@ -204,7 +204,7 @@ async def _channels(
     settings = info.context.settings
     box = SecretBox(settings.channel_key)
     org = info.context.viewer.org()
-    async with info.context.db.tenant(org) as con:
+    async with info.context.tenant(org) as con:
         current = await notifications_store.sealed_channels(con, org)
     in_service = {}
     for row, sealed in current:
@@ -245,7 +245,7 @@ async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -
     org = viewer.require_manager()
     if note is not None and len(note) > 2000:
         raise BadUserInput("note", "must be at most 2000 characters")
-    async with info.context.db.tenant(org) as con:
+    async with info.context.tenant(org) as con:
         row = await change(con, org, parse_id(id), viewer.user_id, note)
         moved = await follow(con, [row]) if row is not None else []
     if row is None:
@@ -305,7 +305,7 @@ class AlertMutation:
             if input.channels is strawberry.UNSET
             else await _channels(info, input.channels or [])
         )
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await notifications_store.save_settings(
                 con,
                 org,

@@ -33,7 +33,7 @@ class AllocationQuery:
     ) -> list[AllocationKey]:
         org = info.context.viewer.org()
         building = parse_id(building_id, "buildingId")
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             rows = await store.list_for(con, org, building)
         return [AllocationKey.from_row(r) for r in rows]
 
@@ -68,7 +68,7 @@ class AllocationMutation:
             shares[unit] = Decimal(repr(given.share)).quantize(Decimal("0.000001"))
             if shares[unit] <= 0:
                 raise BadUserInput(f"shares[{i}].share", "is 0 at 6 decimal places")
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             if await buildings_store.get(con, org, building) is None:
                 raise NotFound("Building", field="buildingId")
             row = await store.define(con, org, building, name, sorted(shares.items()))

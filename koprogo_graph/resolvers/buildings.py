@@ -24,7 +24,7 @@ class BuildingQuery:
     @strawberry.field(description="Your organization's buildings, by label.")
     async def buildings(self, info: Info) -> list[Building]:
         org = info.context.viewer.org()
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             rows = await store.list_all(con, org)
         return [Building.from_row(r) for r in rows]
 
@@ -50,7 +50,7 @@ class BuildingMutation:
             if input.timezone is None:
                 raise BadUserInput("timezone", "must not be null")
             timezone = parse_timezone(input.timezone).key
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.update(con, org, building_id, label=label, timezone=timezone)
         if row is None:
             raise NotFound("Building")
@@ -68,7 +68,7 @@ class BuildingMutation:
     ) -> Building:
         org = info.context.viewer.require_manager()
         building = parse_id(building_id, "buildingId")
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.set_arming(con, org, building, armed=armed)
         if row is None:
             raise NotFound("Building", field="buildingId")
@@ -93,7 +93,7 @@ class BuildingMutation:
             schedule = parse_schedule(
                 [{"days": p.days, "from": p.from_, "to": p.to} for p in periods], "periods"
             )
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.set_arming(
                 con, org, building, schedule=[p.as_json() for p in schedule]
             )

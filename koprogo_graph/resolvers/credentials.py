@@ -48,7 +48,7 @@ class CredentialsQuery:
     ) -> list[IngestCredentials]:
         org = info.context.viewer.require_manager()
         building = parse_optional_id(building_id, "buildingId")
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             rows = await store.list_for(con, org, building)
         return [IngestCredentials.from_row(r) for r in rows]
 
@@ -73,7 +73,7 @@ class CredentialsMutation:
             label = check_text("name", name, max_length=100)
         secrets = new_credentials()
         accounts = info.context.accounts
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             if not await buildings_store.claim(con, org, building):
                 raise NotFound("Building", field="buildingId")
             live = [c for c in await store.list_for(con, org, building) if c.revoked_at is None]
@@ -100,7 +100,7 @@ class CredentialsMutation:
         org = info.context.viewer.require_manager()
         credential_id = parse_id(id)
         accounts = info.context.accounts
-        async with info.context.db.tenant(org) as con:  # revoked here at once: its token too
+        async with info.context.tenant(org) as con:  # revoked here at once: its token too
             row = await store.revoke(con, org, credential_id)
         if row is None:
             raise NotFound("IngestCredentials")

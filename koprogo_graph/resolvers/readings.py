@@ -66,7 +66,7 @@ class ReadingQuery:
                 cursor = datetime.fromisoformat(raw)
             except ValueError:
                 raise BadUserInput("after", "is not a cursor returned by this API") from None
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             sensor = await sensors_store.get(con, org, sid)
             if sensor is None:
                 return _EMPTY
@@ -95,7 +95,7 @@ class ReadingQuery:
     ) -> list[RejectedMessage]:
         org = info.context.viewer.org()
         limit = page_size(first, info.context.settings.max_page_size)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             rows = await rejections_store.latest(con, org, limit)
         return [
             RejectedMessage(

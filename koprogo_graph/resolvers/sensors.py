@@ -68,7 +68,7 @@ class SensorQuery:
     ) -> Sensor | None:
         org = info.context.viewer.org()
         sensor_id = parse_id(id)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.get(con, org, sensor_id)
         return Sensor.from_row(row) if row else None
 
@@ -103,7 +103,7 @@ class SensorQuery:
             "connectivity": connectivity.value if connectivity else None,
         }
         keyset = decode_keyset(after)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             total = await store.count(con, org, **filters)
             rows = await store.list_page(con, org, limit=limit + 1, after=keyset, **filters)
         return Connection.of(
@@ -254,7 +254,7 @@ class SensorMutation:
     ) -> Sensor:
         org = info.context.viewer.require_manager()
         row = _new_sensor_row(input)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             created = await _insert(con, org, [row], ["input"])
         return Sensor.from_row(created[0])
 
@@ -280,7 +280,7 @@ class SensorMutation:
                     f"input[{i}].deviceId", f"duplicates input[{seen[row['device_id']]}]"
                 )
             seen[row["device_id"]] = i
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             created = await _insert(con, org, rows, [f"input[{i}]" for i in range(len(rows))])
         return [Sensor.from_row(r) for r in created]
 
@@ -296,7 +296,7 @@ class SensorMutation:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
         changes = _changes(input)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             before = await store.get(con, org, sensor_id, for_update=True)
             if before is None:
                 raise NotFound("Sensor")
@@ -327,7 +327,7 @@ class SensorMutation:
     ) -> bool:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             deleted = await store.delete(con, org, sensor_id)
         if not deleted:
             raise NotFound("Sensor")
@@ -349,7 +349,7 @@ class SensorMutation:
         sensor_id = parse_id(id)
         with field_errors():
             factor = domain.check_calibration_factor(calibration_factor)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             row = await store.update(con, org, sensor_id, {"calibration_factor": factor})
         if row is None:
             raise NotFound("Sensor")
@@ -366,7 +366,7 @@ class SensorMutation:
     ) -> Sensor:
         org = info.context.viewer.require_manager()
         sensor_id = parse_id(id)
-        async with info.context.db.tenant(org) as con:
+        async with info.context.tenant(org) as con:
             current = await store.get(con, org, sensor_id)
             if current is None:
                 raise NotFound("Sensor")

@@ -46,6 +46,7 @@ from ..schema.context import Context
 from ..schema.readings import Reading
 from ..schema.sensors import Sensor
 from ..store import changes
+from ..store import sensors as sensors_store
 from ..store.rows import AlertRow, SensorRow
 from ._args import parse_id, parse_optional_id
 
@@ -121,7 +122,8 @@ def _from_database(
         read = partial(_read_changes, context, table, changed_at, org, since, building)
         try:  # streams of the organization that caught the same gap share the read
             if context.live is not None:
-                rows = await context.live.read_once((org, table, building, since), read)
+                owner = context.viewer.user_id if context.viewer.is_owner else None
+                rows = await context.live.read_once((org, owner, table, building, since), read)
             else:
                 rows = await read()
         except Exception:  # the database is away too: the subscription goes on regardless
@@ -145,10 +147,40 @@ async def _read_changes(
     building: uuid.UUID | None,
 ) -> list[AlertRow] | list[SensorRow]:
     # Bounded: a database that stopped answering must not hold the reads' few slots.
-    async with asyncio.timeout(CATCH_UP_SECONDS), context.db.tenant(org) as con:
+    async with asyncio.timeout(CATCH_UP_SECONDS), context.tenant(org) as con:
         return await changes.changed_since(
             con, table, changed_at, org, since, building=building, limit=CATCH_UP_LIMIT
         )
+
+
+class _OwnerView:
+    """What an owner's subscription may pass on: events of the sensors they can see (those of
+    their units and the common ones), as the database's policies say (migration 0019). Read
+    at the start, and again when an unknown sensor shows up, at most every ``REFRESH``
+    seconds (a sensor added to their unit, a unit assigned or removed)."""
+
+    REFRESH = 30.0
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._visible: set[str] = set()
+        self._read_at: float | None = None
+
+    async def allows(self, sensor_id: str) -> bool:
+        if sensor_id in self._visible:
+            return True
+        now = asyncio.get_running_loop().time()
+        if self._read_at is None or now - self._read_at >= self.REFRESH:
+            self._read_at = now
+            org = self._context.viewer.org()
+            async with self._context.tenant(org) as con:
+                self._visible = {str(i) for i in await sensors_store.visible_ids(con, org)}
+        return sensor_id in self._visible
+
+
+def _owner_view(info: Info) -> _OwnerView | None:
+    """None for the roles that see the whole organization."""
+    return _OwnerView(info.context) if info.context.viewer.is_owner else None
 
 
 @strawberry.type
@@ -170,13 +202,15 @@ class LiveSubscription:
         )
         # A building's subscription takes only its building's part of each batch.
         split = split_readings_by_building if building else None
+        owner = _owner_view(info)
         async for event in _events(info, readings_channel, building, split):
             if event["kind"] != "readings":
                 continue
             for r in event["readings"]:
                 if sensors is not None and r["sensorId"] not in sensors:
                     continue
-                yield Reading.from_event(r)
+                if owner is None or await owner.allows(r["sensorId"]):
+                    yield Reading.from_event(r)
 
     @strawberry.subscription(description="Alerts as they open, repeat, escalate or close.")
     async def alert_changed(
@@ -193,6 +227,7 @@ class LiveSubscription:
         building = parse_optional_id(building_id, "buildingId")
         floor = min_severity.rank if min_severity else 0
         catch_up = _from_database(info, "alert", building)
+        owner = _owner_view(info)
         async for event in _events(info, alerts_channel, catch_up=catch_up):
             if event["kind"] != "alert":
                 continue
@@ -202,6 +237,8 @@ class LiveSubscription:
                 log.warning("ignoring a malformed alert event")
                 continue
             if building and alert.building_id != str(building):
+                continue
+            if owner is not None and not await owner.allows(alert.sensor_id):
                 continue
             if alert.severity.rank >= floor:
                 yield alert
@@ -216,6 +253,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[Sensor, None]:
         building = parse_optional_id(building_id, "buildingId")
         catch_up = _from_database(info, "sensor", building)
+        owner = _owner_view(info)
         async for event in _events(info, sensors_channel, catch_up=catch_up):
             if event["kind"] != "sensor":
                 continue
@@ -224,5 +262,7 @@ class LiveSubscription:
             except ValueError:
                 log.warning("ignoring a malformed sensor event")
                 continue
-            if building is None or sensor.building_id == str(building):
+            if building is not None and sensor.building_id != str(building):
+                continue
+            if owner is None or await owner.allows(sensor.id):
                 yield sensor

@@ -9,7 +9,7 @@ import strawberry
 if TYPE_CHECKING:
     from ..store.allocation import AllocationKeyRow
 
-__all__ = ["AllocationKey", "AllocationKeyInput", "UnitShare", "UnitShareInput"]
+__all__ = ["AllocationKey", "AllocationKeyInput", "UnitOwner", "UnitShare", "UnitShareInput"]
 
 
 @strawberry.type(description="A unit's share in a distribution key.")
@@ -59,3 +59,9 @@ class AllocationKeyInput:
     shares: list[UnitShareInput] = strawberry.field(
         description="Each unit's share (1 to 1,000 units, each once)."
     )
+
+
+@strawberry.type(description="A user's ownership of a unit (lot): they see that unit's data.")
+class UnitOwner:
+    unit_id: strawberry.ID = strawberry.field(description="The unit.")
+    user_id: strawberry.ID = strawberry.field(description="The owner (the token's sub).")

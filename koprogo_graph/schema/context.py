@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from ..errors import Unauthenticated
 from .loaders import sensor_loader
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from ..config import Settings
     from ..domain.ratelimit import RateLimiter
     from ..ingest.broker_accounts import BrokerAccounts
@@ -64,8 +67,17 @@ class Context:
             broadcast=self.broadcast,
             live=self.live,
             live_ready=ready,
-            _viewer=replace(self.viewer, user_id=uuid.UUID(int=0), email=None),
+            # An owner's stream is their own (api/live.py keys it by user): it keeps the user.
+            _viewer=replace(
+                self.viewer,
+                user_id=self.viewer.user_id if self.viewer.is_owner else uuid.UUID(int=0),
+                email=None,
+            ),
         )
+
+    def tenant(self, org: uuid.UUID) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A transaction scoped to ``org`` as the viewer may see it: an owner's to their units."""
+        return self.db.tenant(org, owner=self.viewer.user_id if self.viewer.is_owner else None)
 
     def loader(self, make: Callable[[Context], DataLoader]) -> DataLoader:
         """The request's DataLoader made by ``make``. Only an HTTP request's context is short

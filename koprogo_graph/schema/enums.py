@@ -20,6 +20,7 @@ from ..domain.integrations import Integration
 from ..domain.payload import RejectReason
 from ..domain.quality import Quality
 from ..domain.sensors import SENSOR_TYPES, Connectivity, ReadingKind, SensorStatus, SensorType
+from ..domain.statement import CommonAllocation
 
 __all__ = [
     "AlertSeverity",
@@ -204,6 +205,14 @@ ENUMS: dict[type[Enum], tuple[str | None, str, dict[str, str]]] = {
             "SYNDIC": "The syndic.",
             "TECHNICIAN": "A technician.",
             "OTHER": "Anyone else.",
+        },
+    ),
+    CommonAllocation: (
+        "CommonAllocation",
+        "How a statement splits the common meters (those of no unit) over the units.",
+        {
+            "BY_KEY": "By a distribution key's shares (tantièmes, quotités).",
+            "BY_CONSUMPTION": "In proportion to each unit's own consumption in the period.",
         },
     ),
     Quality: (

@@ -23,7 +23,7 @@ def sensor_loader(context: Context) -> DataLoader[uuid.UUID, SensorRow | None]:
 
     async def load(ids: list[uuid.UUID]) -> list[SensorRow | None]:
         org = context.viewer.org()
-        async with context.db.tenant(org) as con:
+        async with context.tenant(org) as con:
             rows = {r.id: r for r in await sensors_store.get_many(con, org, ids)}
         return [rows.get(i) for i in ids]
 
@@ -35,7 +35,7 @@ def deliveries_loader(context: Context) -> DataLoader[uuid.UUID, list[DeliveryRo
 
     async def load(ids: list[uuid.UUID]) -> list[list[DeliveryRow]]:
         org = context.viewer.org()
-        async with context.db.tenant(org) as con:
+        async with context.tenant(org) as con:
             rows = await notifications_store.deliveries_of(con, org, ids)
         by_alert: dict[uuid.UUID, list[DeliveryRow]] = {i: [] for i in ids}
         for r in rows:

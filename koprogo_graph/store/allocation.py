@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
-__all__ = ["AllocationKeyRow", "define", "list_for"]
+__all__ = ["AllocationKeyRow", "define", "get", "list_for"]
 
 
 @dataclass(slots=True)
@@ -63,3 +63,10 @@ async def list_for(
         if r["unit_id"] is not None:
             key.shares.append((r["unit_id"], r["share"]))
     return list(keys.values())
+
+
+async def get(
+    con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID, key_id: uuid.UUID
+) -> AllocationKeyRow | None:
+    """The building's key ``key_id`` with its shares; None when the building has no such key."""
+    return next((k for k in await list_for(con, org, building_id) if k.id == key_id), None)

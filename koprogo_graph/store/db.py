@@ -22,6 +22,7 @@ __all__ = ["Database", "is_transient", "open_database"]
 
 API_ROLE = "koprogo_app"
 SYSTEM_ROLE = "koprogo_system"
+OWNER_ROLE = "koprogo_owner"  # an owner's transactions: koprogo_app narrowed to their units
 
 
 async def _init_connection(con: asyncpg.Connection, role: str) -> None:
@@ -55,10 +56,17 @@ class Database:
     system_pool: asyncpg.Pool
 
     @asynccontextmanager
-    async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
-        """A connection in a transaction that can only see ``organization_id``'s rows."""
+    async def tenant(
+        self, organization_id: uuid.UUID, *, owner: uuid.UUID | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction that can only see ``organization_id``'s rows; with
+        ``owner``, only the sensors of no unit or of that user's units, and what hangs off
+        them (``koprogo_owner``, migration 0019)."""
         async with self.api_pool.acquire() as con, con.transaction():
             await con.execute("SELECT set_config('app.org_id', $1, true)", str(organization_id))
+            if owner is not None:  # SET LOCAL: the pooled connection is koprogo_app again after
+                await con.execute("SELECT set_config('app.user_id', $1, true)", str(owner))
+                await con.execute(f"SET LOCAL ROLE {OWNER_ROLE}")
             yield con
 
     @asynccontextmanager

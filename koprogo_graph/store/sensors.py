@@ -308,6 +308,13 @@ async def meters_in_building(
     )
 
 
+async def visible_ids(con: asyncpg.Connection, org: uuid.UUID) -> list[uuid.UUID]:
+    """The ids of the organization's sensors this transaction may see (an owner's: those of
+    their units and the common ones, by the database's policies)."""
+    rows = await con.fetch("SELECT id FROM sensors WHERE organization_id = $1", org)
+    return [r["id"] for r in rows]
+
+
 async def follow_alerts(
     con: asyncpg.Connection, sensor_ids: Sequence[uuid.UUID]
 ) -> list[SensorRow]:

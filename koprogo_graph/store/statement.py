@@ -1,0 +1,79 @@
+"""What a billing statement reads (SPEC §12): each meter's facts around the period's boundaries
+and the consumption of its readings inside, from rollups where the period is made of hours."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from ..domain.consumption import BucketWidth
+from ..domain.statement import Around, MeterFacts
+from .rows import SensorRow
+from .series import series
+
+__all__ = ["meter_facts"]
+
+# Per meter, around one instant: the reading at it, a manual reading at it, the last reading
+# before it (with its baseline) and the first after it. Four index lookups per meter.
+_AROUND = """
+SELECT s.id AS sensor_id, at.value AS at_value, at.baseline AS at_baseline, m.value AS manual,
+       b.ts AS before_ts, b.baseline AS before_baseline, a.ts AS after_ts, a.value AS after_value
+FROM unnest($2::uuid[]) AS s(id)
+LEFT JOIN LATERAL (
+    SELECT value, coalesce(glitch_baseline, value) AS baseline FROM readings
+    WHERE organization_id = $1 AND sensor_id = s.id AND ts = $3) at ON true
+LEFT JOIN LATERAL (
+    SELECT value FROM manual_readings
+    WHERE organization_id = $1 AND sensor_id = s.id AND read_at = $3) m ON true
+LEFT JOIN LATERAL (
+    SELECT ts, coalesce(glitch_baseline, value) AS baseline FROM readings
+    WHERE organization_id = $1 AND sensor_id = s.id AND ts < $3 ORDER BY ts DESC LIMIT 1) b ON true
+LEFT JOIN LATERAL (
+    SELECT ts, value FROM readings
+    WHERE organization_id = $1 AND sensor_id = s.id AND ts > $3 ORDER BY ts LIMIT 1) a ON true
+"""
+
+
+def _around(r: asyncpg.Record) -> Around:
+    return Around(
+        at_value=r["at_value"],
+        at_baseline=r["at_baseline"],
+        manual=r["manual"],
+        before=None if r["before_ts"] is None else (r["before_ts"], r["before_baseline"]),
+        after=None if r["after_ts"] is None else (r["after_ts"], r["after_value"]),
+    )
+
+
+async def meter_facts(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    meters: Sequence[SensorRow],
+    start: datetime,
+    end: datetime,
+) -> list[MeterFacts]:
+    """Each meter's facts for [start, end), in the order given."""
+    ids = [m.id for m in meters]
+    if not ids:
+        return []
+    at_start = {r["sensor_id"]: _around(r) for r in await con.fetch(_AROUND, org, ids, start)}
+    at_end = {r["sensor_id"]: _around(r) for r in await con.fetch(_AROUND, org, ids, end)}
+    # Whole UTC months: the fewest rollup groups, the bucketing does not matter (summed).
+    buckets = await series(con, ids, start, end, BucketWidth.MONTH, ZoneInfo("UTC"))
+    return [
+        MeterFacts(
+            sensor_id=m.id,
+            device_id=m.device_id,
+            unit_id=m.unit_id,
+            start=at_start[m.id],
+            end=at_end[m.id],
+            stored_consumption=math.fsum(
+                b.consumption or 0.0 for b in buckets.get(m.id, {}).values()
+            ),
+        )
+        for m in meters
+    ]
