@@ -190,6 +190,10 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     exports = StatementExports()
+
+    async def export(request: Request) -> Response:
+        return await exports(request)
+
     graphql = GraphQLView(
         build_schema(),
         graphql_ide="graphiql",
@@ -205,8 +209,8 @@ def create_app(
             # GraphiQL's scripts and styles, from the package (GET only, files only, limited).
             Mount("/static", app=LimitedStaticFiles()),
             Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),
-            Route("/exports/statement.xlsx", exports, methods=["GET"]),
-            Route("/exports/statement.csv", exports, methods=["GET"]),
+            Route("/exports/statement.xlsx", export, methods=["GET"]),
+            Route("/exports/statement.csv", export, methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit)],

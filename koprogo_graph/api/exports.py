@@ -28,7 +28,7 @@ from ..auth import client_key
 from ..domain.ratelimit import RateLimiter
 from ..domain.sensors import SensorType
 from ..domain.statement import CommonAllocation
-from ..errors import BadUserInput, KoprogoError
+from ..errors import BadUserInput, KoprogoError, NotFound
 from ..resolvers.statement import LoadedStatement, load_statement
 from ..schema.context import Context
 
@@ -202,7 +202,7 @@ class StatementExports:
         except KoprogoError as exc:
             return _error(exc)
         if loaded is None:
-            return _error(BadUserInput("buildingId", "no such building"))
+            return _error(NotFound("Building", field="buildingId"))
         name = f"statement-{loaded.sensor_type.value.lower()}-{loaded.start.date()}"
         if fmt == "xlsx":
             body = await anyio.to_thread.run_sync(xlsx, loaded)

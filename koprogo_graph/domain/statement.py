@@ -31,6 +31,7 @@ __all__ = [
     "boundary_index",
     "build_statement",
     "meter_line",
+    "meter_lines",
     "split_largest_remainder",
 ]
 
@@ -146,6 +147,21 @@ def meter_line(facts: MeterFacts, start: datetime, end: datetime) -> MeterLine:
     return MeterLine(facts.sensor_id, facts.unit_id, s, e, s_est, e_est, used)
 
 
+def meter_lines(facts: Sequence[MeterFacts], start: datetime, end: datetime) -> list[MeterLine]:
+    """Every meter's line; when some cannot be computed, one error naming the first of them by
+    device id (and how many more there are), so that the message is the same every time."""
+    lines, failed = [], []
+    for f in sorted(facts, key=lambda f: f.device_id):
+        try:
+            lines.append(meter_line(f, start, end))
+        except StatementError as exc:
+            failed.append(exc)
+    if failed:
+        more = f" (and {len(failed) - 1} more meters)" if len(failed) > 1 else ""
+        raise StatementError(failed[0].field, f"{failed[0]}{more}")
+    return lines
+
+
 def split_largest_remainder(
     amount: Decimal, weights: Mapping[uuid.UUID, Decimal], decimals: int
 ) -> dict[uuid.UUID, Decimal]:
@@ -231,9 +247,9 @@ def build_statement(
     common_total = sum((c for _, c in common), zero)
     if common_total and not by_unit:
         raise StatementError(
-            "buildingId",
-            "no meter of this type belongs to a unit: there is nothing to split the common "
-            "meters over",
+            "commonAllocation",
+            "no meter of this type belongs to a unit: split the common meters BY_KEY, over "
+            "the units of a distribution key",
         )
     shares = dict.fromkeys(by_unit, zero)
     if common_total and by_unit:

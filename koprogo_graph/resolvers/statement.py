@@ -19,7 +19,7 @@ from ..domain.statement import (
     MeterLine,
     Statement,
     build_statement,
-    meter_line,
+    meter_lines,
 )
 from ..errors import BadUserInput, NotFound
 from ..schema.context import Context
@@ -70,10 +70,6 @@ async def load_statement(
     org = viewer.org()
     building = parse_id(building_id, "buildingId")
     key_id = parse_optional_id(allocation_key_id, "allocationKeyId")
-    if default_reading_kind(sensor_type) is not ReadingKind.CUMULATIVE:
-        raise BadUserInput(
-            "sensorType", f"{sensor_type.value} sensors are gauges: they have no consumption"
-        )
     check_range(start, end)
     if end - start > MAX_PERIOD:
         raise BadUserInput("to", "the period may last at most two years")
@@ -96,6 +92,12 @@ async def load_statement(
         meters = await sensors_store.meters_in_building(con, org, building, sensor_type.value)
         facts = await statement_store.meter_facts(con, org, meters, start, end)
         owned = await owners_store.units_of(con, org, viewer.user_id) if viewer.is_owner else None
+    if not meters and default_reading_kind(sensor_type) is not ReadingKind.CUMULATIVE:
+        raise BadUserInput(
+            "sensorType",
+            f"{sensor_type.value} sensors are gauges (the building has no meter of this type):"
+            " they have no consumption",
+        )
     units_of_measure = sorted({m.unit_of_measure for m in meters})
     if len(units_of_measure) > 1:
         raise BadUserInput(
@@ -105,7 +107,7 @@ async def load_statement(
         )
     decimals = max((resolution_of(m.unit_of_measure, m.resolution) for m in meters), default=3)
     with field_errors():
-        lines: list[MeterLine] = [meter_line(f, start, end) for f in facts]
+        lines: list[MeterLine] = meter_lines(facts, start, end)
         statement = build_statement(lines, decimals, common_allocation, key_shares)
     if owned is not None:
         statement = statement.only_units(owned)
