@@ -56,38 +56,61 @@ GROUP BY bucket ORDER BY bucket
 """
 
 
-async def load(dsn: str, sensors: int, days: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+async def load(
+    dsn: str,
+    sensors: int,
+    days: int,
+    *,
+    sensor_type: str = "COLD_WATER",
+    minutes: int = 5,
+    meters_per_unit: int | None = None,
+) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    """``sensors`` meters of ``sensor_type`` read every ``minutes`` for ``days``; with
+    ``meters_per_unit``, grouped in units of that many meters (else common meters)."""
     org, building = uuid.uuid4(), uuid.uuid4()
+    units = [uuid.uuid4() for _ in range(-(-sensors // (meters_per_unit or sensors)))]
     con = await asyncpg.connect(dsn)
     try:
         ids = [
             r["id"]
             for r in await con.fetch(
-                "INSERT INTO sensors (organization_id, building_id, device_id, type, reading_kind, manufacturer,"
-                " model, location, unit_of_measure, sampling_interval)"
-                " SELECT $1, $2, 'W-' || i, 'COLD_WATER', 'CUMULATIVE', 'Bench', 'B', 'x', 'm3', 300"
-                " FROM generate_series(1, $3) i RETURNING id",
+                "INSERT INTO sensors (organization_id, building_id, unit_id, device_id, type, reading_kind,"
+                " manufacturer, model, location, unit_of_measure, sampling_interval)"
+                " SELECT $1, $2, CASE WHEN $5 THEN ($6::uuid[])[(i - 1) / $7 + 1] END,"
+                " 'W-' || lpad(i::text, 4, '0'), $4, 'CUMULATIVE', 'Bench', 'B', 'x', 'm3', $8"
+                " FROM generate_series(1, $3) i ORDER BY i RETURNING id",
                 org,
                 building,
                 sensors,
+                sensor_type,
+                meters_per_unit is not None,
+                units,
+                meters_per_unit or 1,
+                minutes * 60,
             )
         ]
         await con.execute("ALTER TABLE readings DISABLE TRIGGER readings_rollup")
         start = END - timedelta(days=days)
-        steps = days * 288
+        per_day = 24 * 60 // minutes
+        steps = days * per_day
         started = time.perf_counter()
+        unit_of = dict(
+            await con.fetch("SELECT id, unit_id FROM sensors WHERE organization_id = $1", org)
+        )
         for n, sid in enumerate(ids):
             value, records = 100.0 * n, []
             for i in range(steps):
-                value += 0.0005 + (0.002 if (i % 288) in range(84, 96) else 0.0)
-                ts = start + timedelta(minutes=5 * i)
+                # A morning peak (07:00 to 08:00) over a steady trickle, per 5 minutes.
+                busy = (i % per_day) * minutes // 5 in range(84, 96)
+                value += (0.0005 + (0.002 if busy else 0.0)) * minutes / 5
+                ts = start + timedelta(minutes=minutes * i)
                 records.append(
                     (
                         sid,
                         ts,
                         org,
                         building,
-                        None,
+                        unit_of[sid],
                         value,
                         value,
                         None,

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from .alerts.engine import AlertEngine
 from .alerts.watchdog import Watchdog
+from .api.dashboard import Dashboard
 from .api.exports import StatementExports
 from .api.ingest_http import HttpIngest
 from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
@@ -111,10 +112,15 @@ ExtraServices = Callable[[Settings, Database, Hub], list[BackgroundService]]
 
 
 def create_app(
-    settings: Settings, *, migrate: bool = True, extra_services: ExtraServices = lambda *_: []
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    extra_services: ExtraServices = lambda *_: [],
+    dashboard_token: str | None = None,
 ) -> Starlette:
     """Build the ASGI app. ``migrate`` applies pending migrations at start-up (under a lock);
-    ``extra_services`` adds background tasks (the demo's simulator)."""
+    ``extra_services`` adds background tasks (the demo's simulator); ``dashboard_token``
+    fills in the dashboard's sign-in (the demo's token)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -186,10 +192,17 @@ def create_app(
     async def ingest(request: Request) -> Response:
         return await request.state.webhooks(request)
 
+    async def livez(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})  # answering at all is the proof
+
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     exports = StatementExports()
+    dashboard = Dashboard(dashboard_token)
+
+    async def home(request: Request) -> Response:
+        return await dashboard(request)
 
     async def export(request: Request) -> Response:
         return await exports(request)
@@ -204,7 +217,9 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/", home, methods=["GET"]),
             Route("/healthz", healthz),
+            Route("/livez", livez),
             Route("/metrics", metrics),
             # GraphiQL's scripts and styles, from the package (GET only, files only, limited).
             Mount("/static", app=LimitedStaticFiles()),

@@ -24,12 +24,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .app import SERVER_OPTIONS, create_app
 
     if getattr(args, "demo", False):
-        from .demo import banner, demo_services
+        from .demo import banner, demo_services, demo_token
 
         if settings.mqtt is None:
             raise SystemExit("koprogo-graph: the demo needs ingestion (KOPROGO_INGEST=true)")
         print(banner(settings, args.host, args.port), flush=True)
-        app = create_app(settings, extra_services=demo_services(args.sensors, args.rate))
+        app = create_app(
+            settings,
+            extra_services=demo_services(args.sensors, args.rate),
+            dashboard_token=demo_token(settings),
+        )
     else:
         app = create_app(settings)
     # Everything alive now (modules, the GraphQL schema) lives as long as the process: keep it

@@ -24,7 +24,7 @@ from .ingest.simulate import SimulatedSensor, make_fleet, provision, run_simulat
 from .realtime.hub import Hub
 from .store.db import Database
 
-__all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services"]
+__all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services", "demo_token"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def banner(settings: Settings, host: str, port: int) -> str:
     headers = json.dumps({"Authorization": f"Bearer {token}"})
     return f"""
 KoproGo graph demo
+  Dashboard: http://{host}:{port}/   (signed in with the demo's token: one click)
   GraphiQL:  http://{host}:{port}/graphql   (add this header in GraphiQL's Headers tab)
   Headers:   {headers}
   MQTT:      {broker}  (topic koprogo/{DEMO_ORGANIZATION}/{DEMO_BUILDING}/<deviceId>/readings)

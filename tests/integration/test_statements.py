@@ -42,7 +42,9 @@ STATEMENT = """query($b: ID!, $t: SensorType!, $from: DateTime!, $to: DateTime!,
     commonMeters { sensor { id } consumption }
   }
 }"""
-DEFINE_KEY = """mutation($input: AllocationKeyInput!) { defineAllocationKey(input: $input) { id } }"""
+DEFINE_KEY = (
+    """mutation($input: AllocationKeyInput!) { defineAllocationKey(input: $input) { id } }"""
+)
 
 
 # --- The reference: the rule and the rounding, written again from SPEC §10 and §12. ---------
@@ -197,7 +199,9 @@ async def building(graphql, token, database_url) -> Building:
             fields |= {"readingKind": "CUMULATIVE", "unitOfMeasure": "kWh"}
         sensor = await create_sensor(graphql, bearer, **fields)
         rate = {"HOT_WATER": 0.03, "COLD_WATER": 0.08, "HEATING": 40.0}[kind]
-        meter = Meter(sensor["id"], fields["deviceId"], unit, _year(rng, rng.uniform(10, 900), rate))
+        meter = Meter(
+            sensor["id"], fields["deviceId"], unit, _year(rng, rng.uniform(10, 900), rate)
+        )
         meters[kind].append(meter)
     hot = meters["HOT_WATER"]
     # A reset in June (a replaced meter starts again near zero), a glitch in March (a dip of
@@ -244,12 +248,16 @@ def check(statement: dict, want: dict, meters: list[Meter]) -> None:
         assert as_decimal(line["consumption"]) == used, unit
         assert as_decimal(line["commonShare"]) == share, unit
         assert as_decimal(line["charged"]) == charged, unit
-        assert {m["sensor"]["id"]: as_decimal(m["consumption"]) for m in line["meters"]} == per_meter
+        assert {
+            m["sensor"]["id"]: as_decimal(m["consumption"]) for m in line["meters"]
+        } == per_meter
     assert {c["sensor"]["id"]: as_decimal(c["consumption"]) for c in statement["commonMeters"]} == (
         want["common"]
     )
     # Everything adds up to the last decimal.
-    assert sum(as_decimal(u["charged"]) for u in statement["units"]) == as_decimal(statement["total"])
+    assert sum(as_decimal(u["charged"]) for u in statement["units"]) == as_decimal(
+        statement["total"]
+    )
     by_id = {m.id: m for m in meters}
     for line in statement["units"]:
         for m in line["meters"]:
@@ -260,7 +268,9 @@ def check(statement: dict, want: dict, meters: list[Meter]) -> None:
 
 
 async def test_hot_water_per_unit_equals_an_independent_computation(graphql, token, building):
-    body = await graphql(STATEMENT, variables(building, "HOT_WATER"), token(building.org, "accountant"))
+    body = await graphql(
+        STATEMENT, variables(building, "HOT_WATER"), token(building.org, "accountant")
+    )
     assert "errors" not in body, body
     statement = body["data"]["consumptionStatement"]
     assert statement["unitOfMeasure"] == "m³" or statement["unitOfMeasure"]
@@ -360,7 +370,9 @@ async def test_a_meter_without_a_reading_before_the_start_is_named(graphql, toke
     ],
 )
 async def test_bad_arguments_are_named(graphql, token, building, changes, field):
-    body = await graphql(STATEMENT, {**variables(building, "HOT_WATER"), **changes}, token(building.org))
+    body = await graphql(
+        STATEMENT, {**variables(building, "HOT_WATER"), **changes}, token(building.org)
+    )
     assert error_codes(body) == ["BAD_USER_INPUT"], body
     assert body["errors"][0]["extensions"]["field"] == field
 
@@ -377,7 +389,12 @@ async def test_another_organization_gets_nothing(graphql, token, building):
 
 
 def query_string(b: Building, kind: str) -> dict:
-    return {"buildingId": b.id, "sensorType": kind, "from": START.isoformat(), "to": END.isoformat()}
+    return {
+        "buildingId": b.id,
+        "sensorType": kind,
+        "from": START.isoformat(),
+        "to": END.isoformat(),
+    }
 
 
 async def test_the_spreadsheet_equals_the_graphql_answer(graphql, http, token, building):
@@ -409,9 +426,14 @@ async def test_the_spreadsheet_equals_the_graphql_answer(graphql, http, token, b
                 m["endEstimated"],
             )
             if i == 0:
-                assert (line["commonShare"], line["charged"]) == (unit["commonShare"], unit["charged"])
+                assert (line["commonShare"], line["charged"]) == (
+                    unit["commonShare"],
+                    unit["charged"],
+                )
     commons = [line for line in lines if line["unitId"] == "common"]
-    assert [c["consumption"] for c in commons] == [c["consumption"] for c in statement["commonMeters"]]
+    assert [c["consumption"] for c in commons] == [
+        c["consumption"] for c in statement["commonMeters"]
+    ]
     assert lines[-1]["unitId"] == "total" and lines[-1]["charged"] == statement["total"]
 
 

@@ -136,12 +136,13 @@ async def test_identical_subscriptions_of_an_organization_share_one_execution(
                 await stack.enter_async_context(
                     raw_subscription(server, token(mine, role), RAW_READINGS, variables)
                 )
-                for role in ("owner", "owner", "syndic")
+                for role in ("accountant", "accountant", "syndic")
             ]
             their_own = await stack.enter_async_context(
                 raw_subscription(server, token(theirs), RAW_READINGS, {"b": str(their_building)})
             )
-        # Two owners of one organization share; another role and another organization do not.
+        # Two accountants of one organization share; another role and another organization do
+        # not (nor two owners: each sees only their own units).
         assert await gauge(http, server, "koprogo_live_shared_streams") == 3
 
         await mqtt_publisher.publish(their_sensor["mqttTopic"], reading(1.0), qos=1)

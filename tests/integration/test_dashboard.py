@@ -1,0 +1,178 @@
+"""What people see (SPEC §14, issue 16), in a real browser: Debian's chromium driven by
+Playwright. The dashboard loads with no request leaving 127.0.0.1, signs in, shows a building's
+sensors and a chart with data, a reading published over MQTT without a reload, a new alert,
+and acknowledges it; GraphiQL runs a query offline. Screenshots go to test-output/."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from .conftest import create_sensor
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    pytestmark = pytest.mark.skipif(
+        not os.environ.get("KOPROGO_CI"),
+        reason="Debian's chromium is not installed here (apt-get install chromium)",
+    )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator:
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def new_page(browser, outside: list[str]):
+    """A page that records (and refuses) every request to anywhere but 127.0.0.1."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("console", lambda m: print("browser console:", m.type, m.text))
+
+
+    async def guard(route):
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1":
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", guard)
+    return page
+
+
+async def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def _meter_history(dsn: str, org: uuid.UUID, building: str, sensor: dict) -> None:
+    """Hourly readings of a water meter over this month and last month (the chart's two)."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = (now.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+    hours = int((now - start) / timedelta(hours=1))
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.executemany(
+            "INSERT INTO readings (sensor_id, ts, organization_id, building_id, value, raw_value,"
+            " quality) VALUES ($1, $2, $3, $4, $5, $5, 'GOOD')",
+            [
+                (
+                    uuid.UUID(sensor["id"]),
+                    start + timedelta(hours=h),
+                    org,
+                    uuid.UUID(building),
+                    100 + 0.01 * h,
+                )
+                for h in range(hours)
+            ],
+        )
+    finally:
+        await con.close()
+
+
+async def test_the_dashboard_shows_a_building_live_with_nothing_from_outside(
+    ingest_server, gql_ingest, token, mqtt_publisher, database_url, browser
+):
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    bearer = token(org)
+    meter = await create_sensor(gql_ingest, bearer, buildingId=building, deviceId="WM-LIVE-1")
+    probe = await create_sensor(
+        gql_ingest,
+        bearer,
+        buildingId=building,
+        deviceId="T-LIVE-1",
+        type="TEMPERATURE",
+        unitOfMeasure="°C",
+        alertThresholdMax=30.0,
+    )
+    labelled = await gql_ingest(
+        'mutation($id: ID!) { updateBuilding(id: $id, input: {label: "Résidence Test"}) { label } }',
+        {"id": building},
+        bearer,
+    )
+    assert "errors" not in labelled, labelled
+    await _meter_history(database_url, org, building, meter)
+
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{ingest_server.url}/")
+    await page.fill("textarea[name=token]", bearer)
+    await page.click("button[type=submit]")
+    rows = page.locator("[data-testid=sensor-row]")
+    await rows.nth(1).wait_for()
+    assert await rows.count() == 2
+    assert "Résidence Test" in await page.locator("[data-testid=building]").inner_text()
+    # The chart: this month's water against last month's, drawn with data.
+    await page.locator("[data-testid=chart] canvas").wait_for()
+    current = page.locator("[data-testid=chart-current]")
+    await current.wait_for()
+    assert float(await current.inner_text()) > 0
+    await shot(page, "dashboard-signed-in")
+
+    # A reading over MQTT appears without a reload.
+    reading = {"timestamp": datetime.now(UTC).isoformat(), "value": 4321.125}
+    await mqtt_publisher.publish(meter["mqttTopic"], json.dumps(reading), qos=1)
+    live_value = page.locator("[data-device=WM-LIVE-1] [data-testid=last-value]")
+    await expect(live_value).to_contain_text("4321.125", timeout=20_000)
+
+    # A new alert appears, and is acknowledged from the page.
+    hot = {"timestamp": datetime.now(UTC).isoformat(), "value": 45.0}
+    await mqtt_publisher.publish(probe["mqttTopic"], json.dumps(hot), qos=1)
+    alert = page.locator("[data-testid=alert][data-type=THRESHOLD_EXCEEDED]")
+    await alert.wait_for(timeout=20_000)
+    assert await alert.get_attribute("data-status") == "OPEN"
+    await shot(page, "dashboard-alert")
+    await alert.get_by_role("button", name="Acknowledge").click()
+    await page.locator(
+        "[data-testid=alert][data-type=THRESHOLD_EXCEEDED][data-status=ACKNOWLEDGED]"
+    ).wait_for()
+    await shot(page, "dashboard-acknowledged")
+    stored = await gql_ingest(
+        "query($s: ID!) { alerts(sensorId: $s) { edges { node { status } } } }",
+        {"s": probe["id"]},
+        bearer,
+    )
+    assert [e["node"]["status"] for e in stored["data"]["alerts"]["edges"]] == ["ACKNOWLEDGED"]
+    assert outside == []
+
+
+async def test_the_page_names_nothing_outside_and_says_so_in_its_policy(http):
+    page = await http.get("/")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "http" not in page.text.replace("http-equiv", "")
+    assert 'name="koprogo-demo-token"' not in page.text  # only the demo fills it in
+    for asset in ("/static/dashboard/assets/dashboard.js", "/static/dashboard/assets/index.css"):
+        assert (await http.get(asset)).status_code == 200
+
+
+async def test_graphiql_runs_a_query_offline(server, browser):
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{server.url}/graphql")
+    editor = page.locator(".graphiql-query-editor .CodeMirror, .graphiql-query-editor .cm-content")
+    await editor.first.click()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("{ __typename }")
+    await page.locator(".graphiql-execute-button").click()
+    await expect(page.locator(".result-window")).to_contain_text('"__typename": "Query"')
+    await shot(page, "graphiql")
+    assert outside == []
