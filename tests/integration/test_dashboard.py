@@ -44,7 +44,6 @@ async def new_page(browser, outside: list[str]):
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     page.on("console", lambda m: print("browser console:", m.type, m.text))
 
-
     async def guard(route):
         host = urlsplit(route.request.url).hostname
         if host == "127.0.0.1":
@@ -176,3 +175,8 @@ async def test_graphiql_runs_a_query_offline(server, browser):
     await expect(page.locator(".result-window")).to_contain_text('"__typename": "Query"')
     await shot(page, "graphiql")
     assert outside == []
+
+
+async def test_the_page_is_limited_per_address(http):
+    answers = [(await http.get("/")).status_code for _ in range(45)]
+    assert answers[:25] == [200] * 25 and 429 in answers

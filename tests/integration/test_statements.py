@@ -489,3 +489,25 @@ async def test_exports_need_a_valid_token(http, building):
         )
         assert response.status_code == 401
         assert response.json()["code"] == "UNAUTHENTICATED"
+
+
+async def test_exports_are_limited_per_user(http, token):
+    """Each export costs a statement: 10 at once, then one every two seconds, per user."""
+    bearer = token(uuid.uuid4())
+    params = {
+        "buildingId": str(uuid.uuid4()),
+        "sensorType": "HOT_WATER",
+        "from": START.isoformat(),
+        "to": END.isoformat(),
+    }
+    statuses = [
+        (
+            await http.get(
+                "/exports/statement.csv",
+                params=params,
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+        ).status_code
+        for _ in range(16)
+    ]
+    assert statuses[:10] == [404] * 10 and 429 in statuses[10:]
