@@ -52,7 +52,7 @@ def test_a_meter_with_no_reading_inside_counts_end_minus_start():
 
 def test_a_missing_side_names_the_meter_and_the_boundary():
     facts = MeterFacts(U1, "WM-7", U1, Around(after=(T + H, 1.0)), Around(), 0.0)
-    with pytest.raises(StatementError, match="meter WM-7 .* period's start") as caught:
+    with pytest.raises(StatementError, match=r"meter WM-7 .* period's start") as caught:
         meter_line(facts, T, T + 2 * H)
     assert caught.value.field == "from"
 
