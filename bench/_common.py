@@ -101,3 +101,29 @@ def service_env(dsn: str, mqtt_url: str, **extra: str) -> dict[str, str]:
         "KOPROGO_LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def api_only_service(dsn: str, port: int) -> subprocess.Popen:
+    """`koprogo-graph serve` on ``port``, API only (no ingestion, no notifications)."""
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
+        env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"),
+    )
+
+
+def bench_token(organization_id: object, role: str) -> str:
+    """A token of the benchmark's secret, valid for an hour."""
+    import time
+    import uuid
+
+    import jwt
+
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": role,
+        "organization_id": str(organization_id),
+        "exp": int(time.time()) + 3600,
+    }
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -23,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-import jwt
-from _common import ADMIN_DSN, JWT_SECRET, fresh_database, machine, service_env
+from _common import ADMIN_DSN, api_only_service, bench_token, fresh_database, machine, wait_healthy
 from ingest import free_port
 
 from koprogo_graph.store.migrate import apply_migrations
@@ -240,20 +238,8 @@ async def main() -> None:
         dsn = await fresh_database("koprogo_bench_agg")
         org, building, ids = await load(dsn, args.sensors, args.days)
     port = free_port()
-    service = subprocess.Popen(
-        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
-        env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"),
-    )
-    token = jwt.encode(
-        {
-            "sub": str(uuid.uuid4()),
-            "role": "owner",
-            "organization_id": str(org),
-            "exp": int(time.time()) + 3600,
-        },
-        JWT_SECRET,
-        algorithm="HS256",
-    )
+    service = api_only_service(dsn, port)
+    token = bench_token(org, "owner")
     series = (
         "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
         " from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
@@ -285,13 +271,7 @@ async def main() -> None:
             timeout=60,
             headers={"Authorization": f"Bearer {token}"},
         ) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_healthy(f"http://127.0.0.1:{port}")
             for name, (query, target, days, bucket) in cases.items():
                 variables = {
                     "id": target,

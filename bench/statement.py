@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 
 import asyncpg
 import httpx
-import jwt
-from _common import ADMIN_DSN, JWT_SECRET, fresh_database, machine, service_env
+from _common import ADMIN_DSN, api_only_service, bench_token, fresh_database, machine, wait_healthy
 from aggregates import END, load, stats
 from ingest import free_port
 
@@ -95,33 +92,15 @@ async def main() -> None:
     start = END - timedelta(days=args.days, minutes=7)
     end = END - timedelta(minutes=7)
     port = free_port()
-    service = subprocess.Popen(
-        [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(port)],
-        env=service_env(dsn, "", KOPROGO_INGEST="false", KOPROGO_NOTIFY="false"),
-    )
-    token = jwt.encode(
-        {
-            "sub": str(uuid.uuid4()),
-            "role": "accountant",
-            "organization_id": str(org),
-            "exp": int(time.time()) + 3600,
-        },
-        JWT_SECRET,
-        algorithm="HS256",
-    )
+    service = api_only_service(dsn, port)
+    token = bench_token(org, "accountant")
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}",
             timeout=60,
             headers={"Authorization": f"Bearer {token}"},
         ) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_healthy(f"http://127.0.0.1:{port}")
             variables = {"b": str(building), "f": start.isoformat(), "t": end.isoformat()}
             samples = []
             for _ in range(args.requests):

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from ..auth import client_key
 from ..domain.ratelimit import RateLimiter
 from ..domain.sensors import SensorType
-from ..domain.statement import CommonAllocation
+from ..domain.statement import CommonAllocation, MeterLine
 from ..errors import BadUserInput, KoprogoError, NotFound
 from ..resolvers.statement import LoadedStatement, load_statement
 from ..schema.context import Context
@@ -54,9 +54,25 @@ Row = tuple[Any, ...]
 
 
 def _rows(loaded: LoadedStatement) -> Iterator[Row]:
-    """One row per unit and meter (a unit's figures on its first), then the common meters and
-    the total: numbers as Decimal (exact, at the statement's decimals) or float (indexes)."""
+    """One row per unit and meter (a unit's share and charge on its first), then the common
+    meters and the total: figures as Decimal (exact, at the statement's decimals)."""
     s = loaded.statement
+
+    def meter(label: str, m: MeterLine, shown: Decimal, share: Any, charged: Any) -> Row:
+        device = loaded.device_ids.get(m.sensor_id, str(m.sensor_id))
+        start, end = (round(i, s.decimals) for i in (m.start_index, m.end_index))
+        return (
+            label,
+            device,
+            start,
+            end,
+            m.start_estimated,
+            m.end_estimated,
+            shown,
+            share,
+            charged,
+        )
+
     for u in s.units:
         if not u.meters:  # a unit of the key without a meter of this type
             yield (
@@ -72,29 +88,15 @@ def _rows(loaded: LoadedStatement) -> Iterator[Row]:
             )
         for i, (m, shown) in enumerate(u.meters):
             first = i == 0
-            yield (
+            yield meter(
                 str(u.unit_id),
-                loaded.device_ids.get(m.sensor_id, str(m.sensor_id)),
-                round(m.start_index, s.decimals),
-                round(m.end_index, s.decimals),
-                m.start_estimated,
-                m.end_estimated,
+                m,
                 shown,
                 u.common_share if first else None,
                 u.charged if first else None,
             )
     for m, shown in s.common_meters:
-        yield (
-            "common",
-            loaded.device_ids.get(m.sensor_id, str(m.sensor_id)),
-            round(m.start_index, s.decimals),
-            round(m.end_index, s.decimals),
-            m.start_estimated,
-            m.end_estimated,
-            shown,
-            None,
-            None,
-        )
+        yield meter("common", m, shown, None, None)
     yield ("total", None, None, None, None, None, None, None, s.total)
 
 

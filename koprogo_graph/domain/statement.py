@@ -103,29 +103,28 @@ class MeterLine:
     consumption: float  # unrounded
 
 
+def _index(
+    facts: MeterFacts, around: Around, at: datetime, field: str, side: str
+) -> tuple[float, bool]:
+    index = boundary_index(around, at)
+    if index is None:
+        raise StatementError(
+            field,
+            f"meter {facts.device_id} has no reading on one side of the period's {side} "
+            f"({at.isoformat()}): its index there is unknown (record a manual reading at "
+            "that instant)",
+        )
+    return index
+
+
 def meter_line(facts: MeterFacts, start: datetime, end: datetime) -> MeterLine:
     """The consumption rule over [start index, the readings strictly inside, end index].
 
     The readings inside are summed as stored (rollups make a year of a meter a few thousand
     rows, not 35,000); only the first reading inside is counted again against the start index
     instead of the reading before the period, and the end index against the last one inside."""
-    first = boundary_index(facts.start, start)
-    if first is None:
-        raise StatementError(
-            "from",
-            f"meter {facts.device_id} has no reading on one side of the period's start "
-            f"({start.isoformat()}): its index there is unknown (record a manual reading at "
-            "that instant)",
-        )
-    last = boundary_index(facts.end, end)
-    if last is None:
-        raise StatementError(
-            "to",
-            f"meter {facts.device_id} has no reading on one side of the period's end "
-            f"({end.isoformat()}): its index there is unknown (record a manual reading at "
-            "that instant)",
-        )
-    (s, s_est), (e, e_est) = first, last
+    s, s_est = _index(facts, facts.start, start, "from", "start")
+    e, e_est = _index(facts, facts.end, end, "to", "end")
     inside = facts.start.after if facts.start.after and facts.start.after[0] < end else None
     if inside is None:
         used = _counted(s, e)

@@ -19,6 +19,15 @@ def as_number(value: Decimal) -> float:
     return float(value) + 0.0
 
 
+async def _meter(
+    root: StatementMeter | CommonMeterLine, info: strawberry.Info
+) -> Annotated[Sensor, strawberry.lazy(".sensors")] | None:
+    """A statement line's meter (batched per request)."""
+    from .sensors import sensor_by_id
+
+    return await sensor_by_id(info, strawberry.ID(root.sensor_id))
+
+
 @strawberry.type(description="One meter of a unit in a statement.")
 class StatementMeter:
     sensor_id: strawberry.Private[str]
@@ -33,14 +42,9 @@ class StatementMeter:
         description="What it consumed in the period (the consumption rule over the start "
         "index, the readings inside and the end index), at the statement's decimals."
     )
-
-    @strawberry.field(description="The meter.")
-    async def sensor(
-        self, info: strawberry.Info
-    ) -> Annotated[Sensor, strawberry.lazy(".sensors")] | None:
-        from .sensors import sensor_by_id
-
-        return await sensor_by_id(info, strawberry.ID(self.sensor_id))
+    sensor: Annotated[Sensor, strawberry.lazy(".sensors")] | None = strawberry.field(
+        resolver=_meter, description="The meter."
+    )
 
 
 @strawberry.type(description="A unit's (lot's) line in a statement.")
@@ -58,14 +62,9 @@ class StatementUnit:
 class CommonMeterLine:
     sensor_id: strawberry.Private[str]
     consumption: float = strawberry.field(description="What it consumed in the period.")
-
-    @strawberry.field(description="The meter.")
-    async def sensor(
-        self, info: strawberry.Info
-    ) -> Annotated[Sensor, strawberry.lazy(".sensors")] | None:
-        from .sensors import sensor_by_id
-
-        return await sensor_by_id(info, strawberry.ID(self.sensor_id))
+    sensor: Annotated[Sensor, strawberry.lazy(".sensors")] | None = strawberry.field(
+        resolver=_meter, description="The meter."
+    )
 
 
 @strawberry.type(
