@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from .conftest import create_sensor
+from .conftest import create_sensor, eventually
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -180,3 +180,71 @@ async def test_graphiql_runs_a_query_offline(server, browser):
 async def test_the_page_is_limited_per_address(http):
     answers = [(await http.get("/")).status_code for _ in range(45)]
     assert answers[:25] == [200] * 25 and 429 in answers
+
+
+# Keeps the page's websockets at hand, and refuses new ones while window.__offline is set: a
+# dropped connection that cannot come back until the test says so.
+SOCKETS = """
+window.__sockets = [];
+window.__offline = false;
+const Native = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const socket = new Native(window.__offline ? "ws://127.0.0.1:9/offline" : url, protocols);
+  window.__sockets.push(socket);
+  return socket;
+};
+window.WebSocket.prototype = Native.prototype;
+Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+"""
+
+
+async def test_the_widgets_catch_up_after_a_dropped_connection(
+    ingest_server, gql_ingest, token, mqtt_publisher, browser
+):
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    bearer = token(org)
+    meter = await create_sensor(gql_ingest, bearer, buildingId=building, deviceId="WM-DROP-1")
+    probe = await create_sensor(
+        gql_ingest,
+        bearer,
+        buildingId=building,
+        deviceId="T-DROP-1",
+        type="TEMPERATURE",
+        unitOfMeasure="°C",
+        alertThresholdMax=30.0,
+    )
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.add_init_script(SOCKETS)
+    await page.goto(f"{ingest_server.url}/")
+    await page.fill("textarea[name=token]", bearer)
+    await page.click("button[type=submit]")
+    await page.locator("[data-testid=sensor-row]").nth(1).wait_for()
+    await page.wait_for_function("window.__sockets.some(s => s.readyState === 1)")
+
+    # The connection drops and stays down while a reading and an alert happen.
+    await page.evaluate("window.__offline = true; window.__sockets.forEach(s => s.close())")
+    now = datetime.now(UTC).isoformat()
+    await mqtt_publisher.publish(meter["mqttTopic"], json.dumps({"timestamp": now, "value": 77.5}))
+    await mqtt_publisher.publish(probe["mqttTopic"], json.dumps({"timestamp": now, "value": 41.0}))
+
+    async def both_stored() -> bool:
+        body = await gql_ingest(
+            "query($s: ID!, $p: ID!) { sensor(id: $s) { lastValue }"
+            " alerts(sensorId: $p) { totalCount } }",
+            {"s": meter["id"], "p": probe["id"]},
+            bearer,
+        )
+        return body["data"]["sensor"]["lastValue"] == 77.5 and body["data"]["alerts"]["totalCount"]
+
+    await eventually(both_stored)
+    value = page.locator("[data-device=WM-DROP-1] [data-testid=last-value]")
+    assert "77.5" not in await value.inner_text()  # missed while offline
+    # Back online: the client reconnects by itself and the widgets re-read what they show.
+    await page.evaluate("window.__offline = false")
+    await expect(value).to_contain_text("77.5", timeout=30_000)
+    await expect(page.locator("[data-testid=alert][data-type=THRESHOLD_EXCEEDED]")).to_have_count(
+        1, timeout=30_000
+    )
+    await shot(page, "dashboard-after-reconnection")
+    assert outside == []
