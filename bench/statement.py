@@ -89,8 +89,9 @@ async def main() -> None:
             meters_per_unit=args.meters_per_unit,
         )
     # The year, with boundaries between readings (interpolated), as a local year would be.
-    start = END - timedelta(days=args.days, minutes=7)
-    end = END - timedelta(minutes=7)
+    # (the data runs a day past it: the end index has readings on both sides).
+    end = END - timedelta(days=1, minutes=7)
+    start = end - timedelta(days=args.days)
     port = free_port()
     service = api_only_service(dsn, port)
     token = bench_token(org, "accountant")
