@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
@@ -34,7 +35,14 @@ from ..schema.context import Context
 from .errors import ErrorCodes, is_expected
 from .executor import Executor
 from .exposure import SchemaExposure
-from .limits import ParseOnce, RequestBudget, check_query_size, parse_document, refusal
+from .limits import (
+    ParseOnce,
+    RequestBudget,
+    ValidateOnce,
+    check_query_size,
+    parse_document,
+    refusal,
+)
 from .live import after_gap, shared_key, shared_results
 
 __all__ = ["build_schema"]
@@ -68,6 +76,12 @@ SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 MAX_DEPTH = 10
 MAX_TOKENS = 2_000
 MAX_ALIASES = 30
+# Depth and alias limits as validation rules, made once (Strawberry's extensions would make
+# new rule classes for every request, and so defeat remembering validations).
+LIMIT_RULES: tuple[type, ...] = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
 
 
 class _Schema(strawberry.Schema):
@@ -166,6 +180,7 @@ async def _refused(error: GraphQLError) -> AsyncGenerator[PreExecutionError, Non
 def build_schema(executor: type = Executor) -> strawberry.Schema:
     """Build the schema with its hardening extensions (fresh instances per operation).
     ``executor``: graphql-core's execution context class (tests compare with Strawberry's)."""
+    validated: OrderedDict[Hashable, None] = OrderedDict()  # documents that passed (ValidateOnce)
     return _Schema(
         query=_root("Query", QUERIES, "What you can read, always of your own organization."),
         mutation=_root("Mutation", MUTATIONS, "What you can change (mostly syndic, superadmin)."),
@@ -174,12 +189,11 @@ def build_schema(executor: type = Executor) -> strawberry.Schema:
         ),
         execution_context_class=executor,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            ParseOnce,
+            lambda: ParseOnce(MAX_TOKENS),
             SchemaExposure,
             lambda: RequestBudget(_limiter_and_key),
+            # Last of those that add rules or refuse: it validates (or remembers it did).
+            lambda: ValidateOnce(LIMIT_RULES, validated),
             ErrorCodes,
         ],
     )

@@ -470,10 +470,23 @@ async def test_production_hides_the_schema_from_anonymous_clients_only(strict_se
         bearer = token(uuid.uuid4())
         viewer = await ask(introspection, bearer)
         assert viewer["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+        # A validation remembered for the viewer is not one for an anonymous client.
+        assert set(error_codes(await ask(introspection, None))) == {"BAD_USER_INPUT"}
         assert "Did you mean" in (await ask(misspelt, bearer))["errors"][0]["message"]
         # GraphiQL itself is served: a partner pastes a token in its header editor.
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
+
+
+async def test_too_many_aliases_are_refused_every_time(graphql, token):
+    many = "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"
+    for _ in range(2):  # refused again: only documents that passed are remembered
+        body = await graphql(many, None, token(uuid.uuid4()))
+        assert error_codes(body) == ["BAD_USER_INPUT"], body
+        assert "aliases" in body["errors"][0]["message"]
+    fewer = "{ " + " ".join(f"a{i}: __typename" for i in range(30)) + " }"
+    for _ in range(2):
+        assert "errors" not in await graphql(fewer, None, token(uuid.uuid4()))
 
 
 async def test_development_and_tests_keep_introspection_open(graphql):
