@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -69,8 +71,33 @@ def token_from_header(value: str | None) -> str:
     return token.strip()
 
 
+# Tokens already verified, newest last: a dashboard sends the same token with every request,
+# and verifying its signature again was a twentieth of a small query's time. A hit is checked
+# for expiry as PyJWT would (valid while exp > now); only tokens of ordinary size are kept.
+_VERIFIED: OrderedDict[tuple[str, str], Viewer] = OrderedDict()
+_VERIFIED_MAX = 4_096
+_VERIFIED_TOKEN_CHARS = 2_048
+
+
 def decode_token(token: str, secret: str) -> Viewer:
     """Verify an HS256 token and read its claims; UNAUTHENTICATED on any defect."""
+    key = (token, secret)
+    viewer = _VERIFIED.get(key)
+    if viewer is not None:
+        if viewer.expires_at.timestamp() > time.time():
+            _VERIFIED.move_to_end(key)
+            return viewer
+        del _VERIFIED[key]
+        raise Unauthenticated("Token expired")
+    viewer = _verify(token, secret)
+    if len(token) <= _VERIFIED_TOKEN_CHARS:
+        _VERIFIED[key] = viewer
+        if len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    return viewer
+
+
+def _verify(token: str, secret: str) -> Viewer:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "role"]}

@@ -99,6 +99,18 @@ def test_a_valid_token_gives_the_viewer():
         viewer.require_manager()
 
 
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch):
+    token = _token()
+    first = decode_token(token, SECRET)
+    assert decode_token(token, SECRET) is first  # remembered: not verified again
+    with pytest.raises(Unauthenticated):  # the same token under another secret
+        decode_token(token, "another-secret-entirely-0123456789")
+    later = first.expires_at.timestamp()
+    monkeypatch.setattr("koprogo_graph.auth.time.time", lambda: later)
+    with pytest.raises(Unauthenticated, match="expired"):
+        decode_token(token, SECRET)
+
+
 @pytest.mark.parametrize(
     "token",
     [
