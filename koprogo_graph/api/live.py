@@ -11,12 +11,12 @@ result that follows a gap in the broadcast says so (``extensions.resync``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from strawberry.types import ExecutionResult
 
@@ -50,7 +50,9 @@ def shared_key(
         return None
     try:
         viewer = context.viewer
-        frozen_variables = json.dumps(variables, sort_keys=True) if variables else ""
+        frozen_variables = (
+            orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode() if variables else ""
+        )
     except (KoprogoError, TypeError, ValueError):
         return None
     if viewer.organization_id is None:
@@ -69,7 +71,7 @@ class SharedData(dict[str, Any]):
         try:
             return self._json
         except AttributeError:
-            self._json: str = json.dumps(self, separators=(",", ":"))
+            self._json: str = orjson.dumps(self).decode()
             return self._json
 
 
@@ -110,7 +112,7 @@ def encode_message(message: object) -> str:
             data = payload.get("data")
             if isinstance(data, SharedData) and message.get("type") in ("next", "data"):
                 return (
-                    f'{{"id":{json.dumps(message["id"])},"type":"{message["type"]}",'
+                    f'{{"id":{orjson.dumps(message["id"]).decode()},"type":"{message["type"]}",'
                     f'"payload":{{"data":{data.json()}}}}}'
                 )
-    return json.dumps(message, separators=(",", ":"))
+    return orjson.dumps(message).decode()
