@@ -113,15 +113,15 @@ def api_only_service(dsn: str, port: int) -> subprocess.Popen:
     )
 
 
-def bench_token(organization_id: object, role: str) -> str:
-    """A token of the benchmark's secret, valid for an hour."""
+def bench_token(organization_id: object, role: str, user: object = None) -> str:
+    """A token of the benchmark's secret, valid for an hour (``user``: its sub, else new)."""
     import time
     import uuid
 
     import jwt
 
     claims = {
-        "sub": str(uuid.uuid4()),
+        "sub": str(user or uuid.uuid4()),
         "role": role,
         "organization_id": str(organization_id),
         "exp": int(time.time()) + 3600,

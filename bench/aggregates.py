@@ -163,10 +163,11 @@ async def load(
 
 
 async def own_sql(
-    dsn: str, org, building, target: str, days: int, bucket: str, requests: int
+    dsn: str, org, building, target: str, days: int, bucket: str, requests: int, owner=None
 ) -> list[float]:
     """The store calls the query's resolver makes (SQL and row decoding), timed alone in this
-    run: the reference its GraphQL answer is compared with."""
+    run, in the same role (an owner's transactions go through their row policies): the
+    reference its GraphQL answer is compared with."""
     from zoneinfo import ZoneInfo
 
     from koprogo_graph.domain.consumption import BucketWidth
@@ -180,7 +181,9 @@ async def own_sql(
     async with open_database(dsn, pool_size=2) as db:
         for _ in range(requests):
             began = time.perf_counter()
-            async with db.tenant(org) as con:
+            # Building totals are read whole for every role (resolvers/aggregates.py).
+            scope = None if target == str(building) else owner
+            async with db.tenant(org, owner=scope) as con:
                 if target == str(building):
                     meters = await sensors_store.meters_in_building(
                         con, org, building, "COLD_WATER"
@@ -217,6 +220,12 @@ async def main() -> None:
     parser.add_argument("--sensors", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument(
+        "--role",
+        default="syndic",
+        choices=["syndic", "accountant", "owner"],
+        help="who asks (an owner's queries go through the row policies of their units)",
+    )
     parser.add_argument("--reuse", action="store_true", help="query the data a previous run loaded")
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -239,7 +248,8 @@ async def main() -> None:
         org, building, ids = await load(dsn, args.sensors, args.days)
     port = free_port()
     service = api_only_service(dsn, port)
-    token = bench_token(org, "owner")
+    user = uuid.uuid4()
+    token = bench_token(org, args.role, user)
     series = (
         "query($id: ID!, $f: DateTime!, $t: DateTime!, $b: TimeBucket!) { readingSeries(sensorId: $id,"
         " from: $f, to: $t, bucket: $b) { bucketStart consumption } }"
@@ -272,6 +282,20 @@ async def main() -> None:
             headers={"Authorization": f"Bearer {token}"},
         ) as client:
             await wait_healthy(f"http://127.0.0.1:{port}")
+            # The floor: an HTTP request that does nothing (/livez), and a GraphQL one.
+            for name, call in (
+                ("floor: GET /livez", lambda: client.get("/livez")),
+                (
+                    "floor: { __typename }",
+                    lambda: client.post("/graphql", json={"query": "{ __typename }"}),
+                ),
+            ):
+                samples = []
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    (await call()).json()
+                    samples.append(time.perf_counter() - started)
+                print(json.dumps({"query": name, "http": stats(samples)}), flush=True)
             for name, (query, target, days, bucket) in cases.items():
                 variables = {
                     "id": target,
@@ -287,7 +311,8 @@ async def main() -> None:
                     ).json()
                     samples.append(time.perf_counter() - started)
                     assert "errors" not in body, body
-                sql = await own_sql(dsn, org, building, target, days, bucket, args.requests)
+                owner = user if args.role == "owner" else None
+                sql = await own_sql(dsn, org, building, target, days, bucket, args.requests, owner)
                 graphql, store = stats(samples), stats(sql)
                 ratio = round(graphql["p95_ms"] / store["p95_ms"], 2)
                 print(
