@@ -22,7 +22,8 @@ from .config import MqttSettings, Settings
 from .ingest.mqtt import client as connect
 from .ingest.simulate import SimulatedSensor, make_fleet, provision, run_simulation
 from .realtime.hub import Hub
-from .store.db import Database
+from .store import buildings as buildings_store
+from .store.db import Database, open_database
 
 __all__ = ["DEMO_BUILDING", "DEMO_ORGANIZATION", "banner", "demo_services", "demo_token"]
 
@@ -79,6 +80,7 @@ def demo_services(
         async def run() -> None:
             fleet = make_fleet(DEMO_ORGANIZATION, DEMO_BUILDING, sensors, leaks=1, prefix="DEMO")
             added = await provision(database_url.get(), fleet)
+            await _label_building(database_url.get())
             log.info("demo: %d sensor(s) provisioned in organization %s", added, DEMO_ORGANIZATION)
             await asyncio.sleep(1)  # let the ingestor subscribe
             leaking = next(s for s in fleet if s.leak_lph > 0)
@@ -89,6 +91,19 @@ def demo_services(
         return [run]
 
     return make
+
+
+DEMO_LABEL = "Résidence Démo, Rue de la Loi 16"
+
+
+async def _label_building(database_url: str) -> None:
+    """Name the demo building (the dashboard lists buildings by label), unless named already."""
+    async with open_database(database_url, pool_size=1) as db, db.tenant(DEMO_ORGANIZATION) as con:
+        building = await buildings_store.get(con, DEMO_ORGANIZATION, DEMO_BUILDING)
+        if building is not None and building.label is None:
+            await buildings_store.update(
+                con, DEMO_ORGANIZATION, DEMO_BUILDING, label=DEMO_LABEL, timezone=None
+            )
 
 
 async def _replay_day(mqtt: MqttSettings, sensor: SimulatedSensor) -> None:
