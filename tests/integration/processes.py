@@ -41,9 +41,10 @@ async def _wait_port(port: int, timeout: float = 20.0) -> None:
 
 
 class ServiceProcess:
-    """``koprogo-graph serve`` in a subprocess, as production runs it."""
+    """``koprogo-graph serve`` (or ``demo``) in a subprocess, as production runs it."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, command: str = "serve") -> None:
+        self.command = command
         self.port = free_port()
         self.env = {**os.environ, **env}
         self.log_path = log_path
@@ -56,7 +57,7 @@ class ServiceProcess:
     async def start(self) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "koprogo_graph.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "koprogo_graph.cli", self.command, "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,10 +14,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from .conftest import create_sensor, eventually
+from koprogo_graph.demo import DEMO_ORGANIZATION
+
+from .conftest import ADMIN_DSN, JWT_SECRET, create_sensor, eventually
+from .processes import PrivateMosquitto, ServiceProcess
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -247,4 +251,64 @@ async def test_the_widgets_catch_up_after_a_dropped_connection(
         1, timeout=30_000
     )
     await shot(page, "dashboard-after-reconnection")
+    assert outside == []
+
+
+@pytest.fixture
+async def demo(tmp_path) -> AsyncIterator[ServiceProcess]:
+    """`koprogo-graph demo` as a user runs it, with a database and a broker of its own."""
+    name = f"koprogo_demo_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    broker = PrivateMosquitto()
+    await broker.start()
+    service = ServiceProcess(
+        {
+            "DATABASE_URL": ADMIN_DSN.rpartition("/")[0] + f"/{name}",
+            "MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
+            "REDIS_URL": "",
+            "KOPROGO_JWT_SECRET": JWT_SECRET,
+            "KOPROGO_LOG_LEVEL": "WARNING",
+        },
+        tmp_path / "demo.log",
+        command="demo",
+    )
+    try:
+        await service.start()
+        yield service
+    finally:
+        service.stop()
+        broker.cleanup()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_a_syndic_sees_the_demo_building_and_its_leak_as_it_happens(demo, token, browser):
+    """The issue's "done when": the demo building's sensors, this month's water against last
+    month's, and the leak alert appearing live, with nothing asked of any other host."""
+    bearer = token(DEMO_ORGANIZATION)
+
+    async def provisioned() -> bool:
+        async with httpx.AsyncClient(base_url=demo.url) as client:
+            body = (
+                await client.post(
+                    "/graphql",
+                    json={"query": "{ buildings { sensorCount } }"},
+                    headers={"Authorization": f"Bearer {bearer}"},
+                )
+            ).json()
+        return bool(body["data"]["buildings"]) and body["data"]["buildings"][0]["sensorCount"] == 12
+
+    await eventually(provisioned)
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{demo.url}/")
+    await page.click("button[type=submit]")  # the demo's token is filled in
+    await expect(page.locator("[data-testid=sensor-row]")).to_have_count(12)
+    await expect(page.locator("[data-testid=building]")).to_contain_text("Résidence Démo")
+    await page.locator("[data-testid=chart] canvas").wait_for()
+    await expect(page.locator("[data-testid=chart]")).to_contain_text("This month against last")
+    leak = page.locator("[data-testid=alert][data-type=LEAK_DETECTED]")
+    await expect(leak).to_have_count(1, timeout=90_000)  # the watchdog looks every 15 s
+    await shot(page, "demo-leak")
     assert outside == []
