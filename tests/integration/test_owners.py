@@ -258,3 +258,64 @@ async def test_an_owner_receives_only_their_units_live_readings(
         await mqtt_publisher.publish(mine["mqttTopic"], reading(3.0), qos=1)
         result = await asyncio.wait_for(pass_on, 20)
     assert result == {"readingAdded": {"value": 3.0}}
+
+
+async def test_unit_owners_says_who_owns_what(graphql, token, setup):
+    query = "query($u: ID) { unitOwners(unitId: $u) { unitId userId } }"
+    mine = await graphql(query, {}, owner_token(token, setup))
+    assert mine["data"]["unitOwners"] == [{"unitId": setup.unit_a, "userId": str(setup.owner)}]
+    listed = await graphql(query, {"u": setup.unit_a}, token(setup.org, "accountant"))
+    assert {"unitId": setup.unit_a, "userId": str(setup.owner)} in listed["data"]["unitOwners"]
+    assert (await graphql(query, {"u": setup.unit_a}, token(uuid.uuid4())))["data"] == {
+        "unitOwners": []
+    }
+    body = await graphql(query, {}, token(setup.org))
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "unitId"
+
+
+async def test_an_owner_receives_only_their_units_alerts_and_status_changes(
+    ingest_server, gql_ingest, token, mqtt_publisher, http
+):
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    unit_a, unit_b, owner = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4()
+    bearer = token(org)
+    probes = {
+        unit: await create_sensor(
+            gql_ingest,
+            bearer,
+            buildingId=building,
+            unitId=unit,
+            type="TEMPERATURE",
+            unitOfMeasure="°C",
+            alertThresholdMax=30.0,
+        )
+        for unit in (unit_a, unit_b)
+    }
+    assert (await gql_ingest(ASSIGN, {"u": unit_a, "o": str(owner)}, bearer))["data"]
+    alerts = "subscription($b: ID) { alertChanged(buildingId: $b) { sensorId type } }"
+    statuses = "subscription($b: ID) { sensorStatusChanged(buildingId: $b) { id connectivity } }"
+    owner_bearer = token(org, "owner", user_id=owner)
+    async with (
+        registered_subscription(ingest_server, http, owner_bearer, alerts, {"b": building}) as a,
+        registered_subscription(ingest_server, http, owner_bearer, statuses, {"b": building}) as s,
+    ):
+        next_alert, next_status = asyncio.create_task(a()), asyncio.create_task(s())
+        # Unit B's probe comes online and raises an alert: the owner of A hears of neither.
+        await mqtt_publisher.publish(probes[unit_b]["mqttTopic"], reading(45.0), qos=1)
+
+        async def raised() -> bool:
+            body = await gql_ingest(
+                "query($s: ID!) { alerts(sensorId: $s) { totalCount } }",
+                {"s": probes[unit_b]["id"]},
+                bearer,
+            )
+            return body["data"]["alerts"]["totalCount"] == 1
+
+        await eventually(raised)
+        await mqtt_publisher.publish(probes[unit_a]["mqttTopic"], reading(46.0), qos=1)
+        alert, status = await asyncio.wait_for(asyncio.gather(next_alert, next_status), 20)
+    assert alert == {
+        "alertChanged": {"sensorId": probes[unit_a]["id"], "type": "THRESHOLD_EXCEEDED"}
+    }
+    assert status == {"sensorStatusChanged": {"id": probes[unit_a]["id"], "connectivity": "ONLINE"}}
