@@ -177,6 +177,9 @@ async def test_postgres_outage_under_load_loses_nothing_and_recovers_by_itself(
                     return (await client.get(f"{service.url}/healthz")).status_code == 503
 
             await wait_until(unhealthy)
+            async with httpx.AsyncClient() as client:  # not ready, but alive: no restart
+                alive = await client.get(f"{service.url}/livez")
+            assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
             sent = await publisher
             await pg.start()
 
