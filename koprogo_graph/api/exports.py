@@ -130,6 +130,9 @@ def xlsx(loaded: LoadedStatement) -> bytes:
         sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
         for cell in sheet[sheet.max_row][2:4] + sheet[sheet.max_row][6:9]:
             cell.number_format = number_format
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # a device id such as "=HYPERLINK(...)" stays text
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -144,7 +147,12 @@ def _csv_value(value: Any, decimals: int) -> str:
         return f"{value:.{decimals}f}".replace(".", ",")
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+    text = str(value)
+    # A cell Excel would read as a formula (a device id is anyone's text): shown as text.
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def csv_text(loaded: LoadedStatement) -> str:

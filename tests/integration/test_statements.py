@@ -511,3 +511,22 @@ async def test_exports_are_limited_per_user(http, token):
         for _ in range(16)
     ]
     assert statuses[:10] == [404] * 10 and 429 in statuses[10:]
+
+
+async def test_a_device_id_that_looks_like_a_formula_stays_text(graphql, http, token, database_url):
+    org, building, unit = uuid.uuid4(), str(uuid.uuid4()), str(uuid.uuid4())
+    bearer = token(org)
+    device = '=HYPERLINK("evil.example","x")'
+    sensor = await create_sensor(graphql, bearer, buildingId=building, unitId=unit, deviceId=device)
+    meter = Meter(
+        sensor["id"], device, unit, [(START - timedelta(hours=1), 10.0), (END + STEP, 20.0)]
+    )
+    await _insert(database_url, org, building, [meter])
+    params = {**query_string(Building(org, building, [unit], {}), "COLD_WATER")}
+    headers = {"Authorization": f"Bearer {bearer}"}
+    csv_text = (await http.get("/exports/statement.csv", params=params, headers=headers)).text
+    assert f"'{device}".replace('"', '""') in csv_text
+    response = await http.get("/exports/statement.xlsx", params=params, headers=headers)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == device]
+    assert cells and all(c.data_type == "s" for c in cells)
