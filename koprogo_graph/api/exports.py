@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from ..auth import client_key
 from ..domain.ratelimit import RateLimiter
 from ..domain.sensors import SensorType
-from ..domain.statement import CommonAllocation, MeterLine
+from ..domain.statement import CommonAllocation, MeterLine, shown
 from ..errors import BadUserInput, KoprogoError, NotFound
 from ..resolvers.statement import LoadedStatement, load_statement
 from ..schema.context import Context
@@ -58,9 +58,9 @@ def _rows(loaded: LoadedStatement) -> Iterator[Row]:
     meters and the total: figures as Decimal (exact, at the statement's decimals)."""
     s = loaded.statement
 
-    def meter(label: str, m: MeterLine, shown: Decimal, share: Any, charged: Any) -> Row:
+    def meter(label: str, m: MeterLine, used: Decimal, share: Any, charged: Any) -> Row:
         device = loaded.device_ids.get(m.sensor_id, str(m.sensor_id))
-        start, end = (round(i, s.decimals) for i in (m.start_index, m.end_index))
+        start, end = (shown(i, s.decimals) for i in (m.start_index, m.end_index))
         return (
             label,
             device,
@@ -68,7 +68,7 @@ def _rows(loaded: LoadedStatement) -> Iterator[Row]:
             end,
             m.start_estimated,
             m.end_estimated,
-            shown,
+            used,
             share,
             charged,
         )
@@ -86,17 +86,17 @@ def _rows(loaded: LoadedStatement) -> Iterator[Row]:
                 u.common_share,
                 u.charged,
             )
-        for i, (m, shown) in enumerate(u.meters):
+        for i, (m, used) in enumerate(u.meters):
             first = i == 0
             yield meter(
                 str(u.unit_id),
                 m,
-                shown,
+                used,
                 u.common_share if first else None,
                 u.charged if first else None,
             )
-    for m, shown in s.common_meters:
-        yield meter("common", m, shown, None, None)
+    for m, used in s.common_meters:
+        yield meter("common", m, used, None, None)
     yield ("total", None, None, None, None, None, None, None, s.total)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "build_statement",
     "meter_line",
     "meter_lines",
+    "shown",
     "split_largest_remainder",
 ]
 
@@ -57,13 +58,16 @@ class Around:
 
 
 def boundary_index(around: Around, at: datetime) -> tuple[float, bool] | None:
-    """(index, estimated) at ``at``: the reading at that instant, else the manual reading at
-    that instant, else a linear interpolation between the meter's index as the consumption rule
-    holds it before (its baseline) and the next reading. When the index drops across the
-    boundary (a reset or a glitch after it), the index before is held: the drop then counts
-    inside the period it happened in. None when there is no reading on one side."""
+    """(index, estimated) at ``at``: the reading at that instant (the index as the consumption
+    rule holds it: a glitch there keeps the index before it, so that the periods on either
+    side neither lose nor count twice what the dip hid), else the manual reading at that
+    instant, else a linear interpolation between the meter's index as the rule holds it before
+    (its baseline) and the next reading. When the index drops across the boundary (a reset or
+    a glitch after it), the index before is held: the drop then counts inside the period it
+    happened in. None when there is no reading on one side."""
     if around.at_value is not None:
-        return around.at_value, False
+        held = around.at_baseline
+        return (around.at_value if held is None else held), False
     if around.manual is not None:
         return around.manual, False
     if around.before is None or around.after is None:

@@ -20,6 +20,7 @@ from ..domain.statement import (
     Statement,
     build_statement,
     meter_lines,
+    shown,
 )
 from ..errors import BadUserInput, NotFound
 from ..schema.context import Context
@@ -138,20 +139,20 @@ def _statement(loaded: LoadedStatement) -> ConsumptionStatement:
                 meters=[
                     StatementMeter(
                         sensor_id=str(m.sensor_id),
-                        start_index=round(m.start_index, s.decimals) + 0.0,
-                        end_index=round(m.end_index, s.decimals) + 0.0,
+                        start_index=as_number(shown(m.start_index, s.decimals)),
+                        end_index=as_number(shown(m.end_index, s.decimals)),
                         start_estimated=m.start_estimated,
                         end_estimated=m.end_estimated,
-                        consumption=as_number(shown),
+                        consumption=as_number(used),
                     )
-                    for m, shown in u.meters
+                    for m, used in u.meters
                 ],
             )
             for u in s.units
         ],
         common_meters=[
-            CommonMeterLine(sensor_id=str(m.sensor_id), consumption=as_number(shown))
-            for m, shown in s.common_meters
+            CommonMeterLine(sensor_id=str(m.sensor_id), consumption=as_number(used))
+            for m, used in s.common_meters
         ],
     )
 

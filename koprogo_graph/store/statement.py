@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -59,6 +59,8 @@ async def _stored_consumption(
 ) -> dict[uuid.UUID, float]:
     """Per meter, the stored rule's consumption of its readings in [start, end): whole hours
     from the rollups, the partial hours at both ends from raw readings (series does those)."""
+    # Rollups are UTC hours: whole hours are whole in UTC (a +05:30 offset is not).
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     first_hour = start.replace(minute=0, second=0, microsecond=0)
     if first_hour < start:
         first_hour += timedelta(hours=1)

@@ -70,9 +70,11 @@ class Meter:
     manual: dict[datetime, float] = field(default_factory=dict)
 
     def index_at(self, at: datetime) -> tuple[float, bool]:
-        for ts, value in self.readings:
+        baseline = None
+        for ts, value in self.readings:  # a reading there: the index as the rule holds it
+            baseline = rule(baseline, value)[1]
             if ts == at:
-                return value, False
+                return baseline, False
         if at in self.manual:
             return self.manual[at], False
         baseline, before = None, None
@@ -530,3 +532,33 @@ async def test_a_device_id_that_looks_like_a_formula_stays_text(graphql, http, t
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     cells = [c for row in sheet.iter_rows() for c in row if c.value == device]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+async def test_a_period_in_a_half_hour_offset_counts_every_reading_once(
+    graphql, token, database_url
+):
+    """Rollups are UTC hours: a start at :45 UTC written at +05:30 (11:15, a whole hour there
+    is half past in UTC) must not miss the readings of its hour."""
+    org, building, unit = uuid.uuid4(), str(uuid.uuid4()), str(uuid.uuid4())
+    bearer = token(org)
+    sensor = await create_sensor(graphql, bearer, buildingId=building, unitId=unit)
+    t0 = datetime(2025, 3, 1, tzinfo=UTC)
+    readings = [(t0 + timedelta(minutes=10 * i), round(100 + 0.137 * i, 3)) for i in range(145)]
+    meter = Meter(sensor["id"], "K", unit, readings)
+    await _insert(database_url, org, building, [meter])
+    start, end = t0 + timedelta(hours=5, minutes=45), t0 + timedelta(hours=18, minutes=45)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    body = await graphql(
+        STATEMENT,
+        {
+            "b": building,
+            "t": "COLD_WATER",
+            "from": start.astimezone(kolkata).isoformat(),
+            "to": end.isoformat(),
+            "how": "BY_CONSUMPTION",
+        },
+        bearer,
+    )
+    assert "errors" not in body, body
+    want = shown(meter.consumption(start, end))
+    assert as_decimal(body["data"]["consumptionStatement"]["total"]) == want == Decimal("10.686")

@@ -97,3 +97,29 @@ def test_a_statement_reconciles_and_names_what_is_missing():
     assert caught.value.field == "commonAllocation"
     only = s.only_units({U2})
     assert [u.unit_id for u in only.units] == [U2] and only.total == s.total
+
+
+def test_a_glitch_on_the_boundary_is_neither_lost_nor_billed_twice():
+    """1000, then a dip to 990 exactly at the boundary (a glitch: the rule keeps 1000), then
+    1001 and 1002: the period after it used 2, not 12; the period before it, 0."""
+    dip = Around(at_value=990.0, at_baseline=1000.0, before=(T - H, 1000.0), after=(T + H, 1001.0))
+    after = MeterFacts(
+        U1,
+        "D",
+        U1,
+        start=dip,
+        end=Around(before=(T + 2 * H, 1002.0), after=(T + 4 * H, 1002.0)),
+        # As stored: the dip counted 0 against 1000, then 1 and 1.
+        stored_consumption=2.0,
+    )
+    line = meter_line(after, T, T + 3 * H)
+    assert (line.start_index, line.end_index, line.consumption) == (1000.0, 1002.0, 2.0)
+    before = MeterFacts(
+        U1,
+        "D",
+        U1,
+        start=Around(at_value=1000.0, at_baseline=1000.0),
+        end=dip,
+        stored_consumption=0.0,
+    )
+    assert meter_line(before, T - H, T).consumption == 0.0
