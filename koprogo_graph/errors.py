@@ -12,6 +12,7 @@ __all__ = [
     "Forbidden",
     "KoprogoError",
     "NotFound",
+    "RateLimited",
     "Unauthenticated",
 ]
 
@@ -57,3 +58,10 @@ class BadUserInput(KoprogoError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", field=field)
         self.field = field
+
+
+class RateLimited(KoprogoError):
+    code = "RATE_LIMITED"
+
+    def __init__(self) -> None:
+        super().__init__("Too many requests: slow down and retry in a few seconds")

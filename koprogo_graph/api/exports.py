@@ -38,7 +38,13 @@ MAX_QUERY_BYTES = 1_024
 PARAMETERS = frozenset(
     {"buildingId", "sensorType", "from", "to", "commonAllocation", "allocationKeyId"}
 )
-_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "BAD_USER_INPUT": 400}
+_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "BAD_USER_INPUT": 400,
+    "RATE_LIMITED": 429,
+}
 HEADER = (
     "unitId",
     "deviceId",
@@ -168,7 +174,8 @@ def _error(exc: KoprogoError) -> JSONResponse:
     extensions = exc.extensions or {}
     code = str(extensions.get("code", "INTERNAL"))
     body = {"error": exc.message, "code": code, "field": extensions.get("field")}
-    return JSONResponse(body, status_code=_STATUS.get(code, 500))
+    headers = {"Retry-After": "2"} if code == "RATE_LIMITED" else None
+    return JSONResponse(body, status_code=_STATUS.get(code, 500), headers=headers)
 
 
 def _enum(kind: type[StrEnum], value: str | None, field: str) -> Any:
@@ -186,28 +193,27 @@ def _instant(value: str | None, field: str) -> datetime:
 
 
 class StatementExports:
-    """The two export routes; owned by the app. Each costs a statement's computation: a token
-    bucket per user (and per address before the token is read) keeps that bounded."""
+    """The two export routes; owned by the app. Each costs a statement's computation: the
+    statements' limit per user (shared with GraphQL) and, before the token is read, a token
+    bucket per address keep that bounded."""
 
-    def __init__(self, rate: float = 0.5, burst: float = 10.0) -> None:
+    def __init__(self, rate: float = 5.0, burst: float = 100.0) -> None:
         self.limiter = RateLimiter(rate, burst, max_keys=100_000)
 
     async def __call__(self, request: Request) -> Response:
         fmt = "xlsx" if request.url.path.endswith(".xlsx") else "csv"
         client = request.client
-        if not self.limiter.allow(
-            f"address:{client_key(client.host if client else '?')}", time.monotonic(), 0.1
-        ):
+        if not self.limiter.allow(client_key(client.host if client else "?"), time.monotonic()):
             return JSONResponse(
                 {"error": "too many requests"}, status_code=429, headers={"Retry-After": "2"}
             )
-        context = Context(request=request, db=request.state.db, settings=request.state.settings)
+        context = Context(
+            request=request,
+            db=request.state.db,
+            settings=request.state.settings,
+            statement_limiter=getattr(request.state, "statement_limiter", None),
+        )
         try:
-            viewer = context.viewer
-            if not self.limiter.allow(f"user:{viewer.user_id}", time.monotonic()):
-                return JSONResponse(
-                    {"error": "too many exports"}, status_code=429, headers={"Retry-After": "2"}
-                )
             loaded = await load_statement(context, **self._arguments(request))
         except KoprogoError as exc:
             return _error(exc)
@@ -223,7 +229,11 @@ class StatementExports:
         return Response(
             body,
             media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+                "Cache-Control": "no-store",  # what each unit owes
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     @staticmethod

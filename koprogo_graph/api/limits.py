@@ -42,7 +42,7 @@ from strawberry.schema.schema import validate_document
 
 from ..domain.consumption import MAX_BUCKETS, BucketWidth
 from ..domain.ratelimit import RateLimiter
-from ..errors import BadUserInput, KoprogoError
+from ..errors import BadUserInput, RateLimited
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -64,13 +64,6 @@ MAX_QUERY_CHARS = 16_000  # 2,000 tokens of hand-written GraphQL with comments f
 MAX_WS_MESSAGE_BYTES = 64 * 1024  # a subscribe message: a small document and its variables
 MAX_COST = 20_000  # buckets and page items per request: two years of hourly buckets
 DEFAULT_PAGE = 100
-
-
-class RateLimited(KoprogoError):
-    code = "RATE_LIMITED"
-
-    def __init__(self) -> None:
-        super().__init__("Too many requests: slow down and retry in a few seconds")
 
 
 # --- Size, before anything else -------------------------------------------------------------
@@ -250,7 +243,10 @@ def _buckets(node: FieldNode, variables: dict[str, Any]) -> int:
     return min(max(count, 1), MAX_BUCKETS)
 
 
-SERIES_FIELDS = frozenset({"readingSeries", "buildingConsumption"})
+SERIES_FIELDS = frozenset({"readingSeries", "readingSeriesChart", "buildingConsumption"})
+# A statement reads a whole building's meters over up to two years: at most two an operation
+# (they are also limited per user: resolvers/statement.py).
+WHOLE_BUILDING_FIELDS = frozenset({"consumptionStatement"})
 PAGED_FIELDS = frozenset({"sensors", "readings", "alerts", "rejectedMessages"})
 MAX_EXPANDED_FIELDS = 5_000  # fields of an operation once its fragments are expanded
 MAX_FIELD_DEPTH = 20
@@ -264,6 +260,8 @@ def _field_cost(node: FieldNode, variables: dict[str, Any]) -> int:
     name = node.name.value
     if name in SERIES_FIELDS:
         return _buckets(node, variables)
+    if name in WHOLE_BUILDING_FIELDS:
+        return MAX_COST // 2
     first = _argument(node, "first", variables)
     if isinstance(first, float) and first.is_integer():
         first = int(first)

@@ -50,6 +50,7 @@ class GraphQLView(GraphQL[Context, None]):
             broadcast=getattr(state, "broadcast", None),
             live=getattr(state, "live", None),
             limiter=getattr(state, "limiter", None),
+            statement_limiter=getattr(state, "statement_limiter", None),
             accounts=getattr(state, "accounts", None),
         )
 

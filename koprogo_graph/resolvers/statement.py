@@ -4,6 +4,7 @@ with the common meters split over the units. The exports (api/exports.py) use th
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from ..domain.statement import (
     meter_lines,
     shown,
 )
-from ..errors import BadUserInput, NotFound
+from ..errors import BadUserInput, NotFound, RateLimited
 from ..schema.context import Context
 from ..schema.statement import (
     CommonMeterLine,
@@ -69,6 +70,9 @@ async def load_statement(
     total); None for an unknown building."""
     viewer = context.viewer
     org = viewer.org()
+    limiter = context.statement_limiter
+    if limiter is not None and not limiter.allow(f"user:{viewer.user_id}", time.monotonic()):
+        raise RateLimited()
     building = parse_id(building_id, "buildingId")
     key_id = parse_optional_id(allocation_key_id, "allocationKeyId")
     check_range(start, end)

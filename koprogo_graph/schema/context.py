@@ -46,6 +46,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     accounts: BrokerAccounts | None = None  # the broker's device accounts (dynsec), if managed
     limiter: RateLimiter | None = None  # requests per viewer (the app's; see api/limits.py)
+    # Statements per user, GraphQL and exports together (resolvers/statement.py).
+    statement_limiter: RateLimiter | None = None
     loaders: dict | None = None
     # Called by a subscription once events can reach it (see realtime/shared.py).
     live_ready: Callable[[], None] | None = None

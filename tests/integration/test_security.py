@@ -279,14 +279,19 @@ async def test_websocket_messages_are_capped_and_huge_documents_refused(server, 
 # --- 3. Cost and rate --------------------------------------------------------------------------
 
 
-async def test_thirty_aliases_of_the_longest_series_are_refused_unexecuted(graphql, token):
+@pytest.mark.parametrize(
+    "series",
+    [
+        'readingSeries(sensorId: $id, from: "2026-01-01T00:00:00Z", '
+        'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES, fill: LINEAR) { avg }',
+        'readingSeriesChart(sensorId: $id, from: "2026-01-01T00:00:00Z", '
+        'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES) { columns }',
+    ],
+)
+async def test_thirty_aliases_of_the_longest_series_are_refused_unexecuted(graphql, token, series):
     org = uuid.uuid4()
     sensor = await create_sensor(graphql, token(org))
-    aliases = " ".join(
-        f'a{i}: readingSeries(sensorId: $id, from: "2026-01-01T00:00:00Z", '
-        f'to: "2026-02-04T00:00:00Z", bucket: FIVE_MINUTES, fill: LINEAR) {{ avg }}'
-        for i in range(30)
-    )
+    aliases = " ".join(f"a{i}: {series}" for i in range(30))
     body = await graphql(f"query($id: ID!) {{ {aliases} }}", {"id": sensor["id"]}, token(org))
     assert body["data"] is None
     assert error_codes(body) == ["BAD_USER_INPUT"]

@@ -562,3 +562,25 @@ async def test_a_period_in_a_half_hour_offset_counts_every_reading_once(
     assert "errors" not in body, body
     want = shown(meter.consumption(start, end))
     assert as_decimal(body["data"]["consumptionStatement"]["total"]) == want == Decimal("10.686")
+
+
+async def test_statements_are_limited_per_user_and_per_operation(graphql, token, building):
+    bearer = token(building.org)  # one user
+    codes = []
+    for _ in range(12):
+        body = await graphql(STATEMENT, {**variables(building, "HOT_WATER"), "b": "x"}, bearer)
+        codes.append(error_codes(body)[0])
+    # Ten at once (each refused here for its building id, after being counted), then one
+    # every two seconds: the eleventh is refused before anything is read.
+    assert codes[:10] == ["BAD_USER_INPUT"] * 10 and "RATE_LIMITED" in codes[10:]
+    three = " ".join(
+        f"s{i}: consumptionStatement(buildingId: $b, sensorType: HOT_WATER, from: $f, to: $t) {{ total }}"
+        for i in range(3)
+    )
+    body = await graphql(
+        f"query($b: ID!, $f: DateTime!, $t: DateTime!) {{ {three} }}",
+        {"b": building.id, "f": START.isoformat(), "t": END.isoformat()},
+        token(building.org),
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "query"
