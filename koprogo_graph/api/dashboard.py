@@ -21,7 +21,7 @@ _PAGE = Path(__file__).parent / "static" / "dashboard" / "index.html"
 _TOKEN_SLOT = "<!--koprogo-demo-token-->"
 CONTENT_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
 

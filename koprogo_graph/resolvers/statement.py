@@ -111,9 +111,18 @@ async def load_statement(
             " a statement cannot add them up",
         )
     decimals = max((resolution_of(m.unit_of_measure, m.resolution) for m in meters), default=3)
-    with field_errors():
-        lines: list[MeterLine] = meter_lines(facts, start, end)
-        statement = build_statement(lines, decimals, common_allocation, key_shares)
+    try:
+        with field_errors():
+            lines: list[MeterLine] = meter_lines(facts, start, end)
+            statement = build_statement(lines, decimals, common_allocation, key_shares)
+    except BadUserInput as error:
+        if owned is None:
+            raise
+        # The reason may name another unit or its meter: an owner is told what to do instead.
+        raise BadUserInput(
+            error.field,
+            "the building's statement cannot be computed for this period yet: ask your syndic",
+        ) from None
     if owned is not None:
         statement = statement.only_units(owned)
     return LoadedStatement(

@@ -319,3 +319,14 @@ async def test_an_owner_receives_only_their_units_alerts_and_status_changes(
         "alertChanged": {"sensorId": probes[unit_a]["id"], "type": "THRESHOLD_EXCEEDED"}
     }
     assert status == {"sensorStatusChanged": {"id": probes[unit_a]["id"], "connectivity": "ONLINE"}}
+
+
+async def test_an_owner_is_not_told_of_other_units_meters_in_errors(graphql, token, setup):
+    early = {"b": setup.building, "f": "2026-02-01T00:00:00Z", "t": TO}
+    syndic = await graphql(STATEMENT, early, token(setup.org))
+    assert setup.b["id"] not in str(syndic) and "has no reading" in str(syndic)
+    body = await graphql(STATEMENT, early, owner_token(token, setup))
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "from"
+    assert "ask your syndic" in body["errors"][0]["message"]
+    assert "meter" not in body["errors"][0]["message"]
