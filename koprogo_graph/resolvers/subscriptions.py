@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
@@ -156,11 +157,16 @@ async def _read_changes(
 
 class _OwnerView:
     """What an owner's subscription may pass on: events of their units and of the common
-    sensors (no unit), as the database's policies say (migration 0019). Their units and the
-    sensors they can see are read when first needed, and again when an unknown one shows up,
-    at most every ``REFRESH`` seconds (a unit assigned or removed, a sensor added)."""
+    sensors (no unit), as the database's policies say (migration 0019).
 
-    REFRESH = 30.0
+    Their units and the sensors they may see are read when first needed and again once older
+    than ``MAX_AGE`` (a unit removed stops within that time), or on an unknown one when older
+    than ``MISS_WAIT`` (a unit just assigned, a sensor just added). Within that wait, an alert
+    or a status change of an unknown sensor or unit is checked alone in the database: those
+    are rare and must not be lost; a reading is not (the next one comes)."""
+
+    MAX_AGE = 30.0
+    MISS_WAIT = 2.0
 
     def __init__(self, context: Context) -> None:
         self._context = context
@@ -168,27 +174,45 @@ class _OwnerView:
         self._sensors: set[str] = set()
         self._read_at: float | None = None
 
-    async def _refresh(self) -> None:
+    async def _renew(self, *, missed: bool) -> bool:
+        """Read again when too old (or, after a miss, older than the wait); True if read."""
         now = asyncio.get_running_loop().time()
-        if self._read_at is not None and now - self._read_at < self.REFRESH:
-            return
+        age = math.inf if self._read_at is None else now - self._read_at
+        if age < self.MAX_AGE and not (missed and age >= self.MISS_WAIT):
+            return False
         self._read_at = now
         viewer = self._context.viewer
         org = viewer.org()
         async with self._context.tenant(org) as con:
             self._units = {str(u) for u in await owners_store.units_of(con, org, viewer.user_id)}
             self._sensors = {str(i) for i in await sensors_store.visible_ids(con, org)}
+        return True
 
-    async def allows_unit(self, unit_id: str | None) -> bool:
+    async def allows_unit(self, unit_id: str | None, *, exact: bool = False) -> bool:
+        await self._renew(missed=False)
         if unit_id is None or unit_id in self._units:
             return True
-        await self._refresh()
-        return unit_id in self._units
+        if await self._renew(missed=True) or not exact:
+            return unit_id in self._units
+        viewer = self._context.viewer
+        org = viewer.org()
+        async with self._context.tenant(org) as con:
+            owned = {str(u) for u in await owners_store.units_of(con, org, viewer.user_id)}
+        self._units |= owned
+        return unit_id in owned
 
     async def allows_sensor(self, sensor_id: str) -> bool:
-        if sensor_id not in self._sensors:
-            await self._refresh()
-        return sensor_id in self._sensors
+        await self._renew(missed=False)
+        if sensor_id in self._sensors:
+            return True
+        if await self._renew(missed=True):
+            return sensor_id in self._sensors
+        org = self._context.viewer.org()
+        async with self._context.tenant(org) as con:
+            visible = await sensors_store.get(con, org, uuid.UUID(sensor_id)) is not None
+        if visible:
+            self._sensors.add(sensor_id)
+        return visible
 
 
 def _owner_view(info: Info) -> _OwnerView | None:
@@ -277,5 +301,5 @@ class LiveSubscription:
                 continue
             if building is not None and sensor.building_id != str(building):
                 continue
-            if owner is None or await owner.allows_unit(sensor.unit_id):
+            if owner is None or await owner.allows_unit(sensor.unit_id, exact=True):
                 yield sensor
