@@ -312,3 +312,19 @@ async def test_a_syndic_sees_the_demo_building_and_its_leak_as_it_happens(demo, 
     await expect(leak).to_have_count(1, timeout=90_000)  # the watchdog looks every 15 s
     await shot(page, "demo-leak")
     assert outside == []
+
+
+async def test_an_expired_token_brings_back_the_sign_in(server, graphql, token, browser):
+    org = uuid.uuid4()
+    await create_sensor(graphql, token(org))
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{server.url}/")
+    await page.fill("textarea[name=token]", token(org, expires_in=3))
+    await page.click("button[type=submit]")
+    await page.locator("[data-testid=sensor-row]").first.wait_for()
+    # The server closes the live connection when the token expires (4403): no retry loop, the
+    # sign-in form again, saying why.
+    await expect(page.locator("form.signin")).to_contain_text("Signed out", timeout=20_000)
+    await shot(page, "dashboard-signed-out")
+    assert outside == []

@@ -18,18 +18,26 @@ function websocketUrl(base) {
   return url.href;
 }
 
-export function connect(token, base = window.location.href) {
+// Closes after which retrying cannot help: the token is refused or expired (4403), the
+// connection_init was refused (4400) or the server says so otherwise (4401, 4406, 4409).
+const FATAL_CLOSES = new Set([4400, 4401, 4403, 4406, 4409]);
+
+/** onSignedOut(reason): the server will not have this token any more (sign in again). */
+export function connect(token, { base = window.location.href, onSignedOut = () => {} } = {}) {
   const catchUps = new Set();
   const client = createClient({
     url: websocketUrl(base),
     connectionParams: { Authorization: `Bearer ${token}` },
     lazy: true,
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    shouldRetry: (closed) => !FATAL_CLOSES.has(closed?.code),
     keepAlive: 15_000,
     on: {
       connected: (_socket, _payload, wasRetry) => {
         if (wasRetry) catchUps.forEach((catchUp) => catchUp());
+      },
+      closed: (event) => {
+        if (FATAL_CLOSES.has(event?.code)) onSignedOut(event.reason || "signed out");
       },
     },
   });
@@ -41,7 +49,11 @@ export function connect(token, base = window.location.href) {
       body: JSON.stringify({ query: document, variables }),
     });
     const body = await response.json();
-    if (body.errors?.length) throw new ApiError(body.errors);
+    if (body.errors?.length) {
+      const error = new ApiError(body.errors);
+      if (error.code === "UNAUTHENTICATED") onSignedOut(error.message);
+      throw error;
+    }
     return body.data;
   }
 
