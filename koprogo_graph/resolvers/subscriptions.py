@@ -189,8 +189,10 @@ class _OwnerView:
         return True
 
     async def allows_unit(self, unit_id: str | None, *, exact: bool = False) -> bool:
+        if unit_id is None:  # a common sensor's: everyone's
+            return True
         await self._renew(missed=False)
-        if unit_id is None or unit_id in self._units:
+        if unit_id in self._units:
             return True
         if await self._renew(missed=True) or not exact:
             return unit_id in self._units
