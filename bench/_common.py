@@ -98,6 +98,8 @@ def service_env(dsn: str, mqtt_url: str, **extra: str) -> dict[str, str]:
         "KOPROGO_WS_MAX_PER_ADDRESS": "100000",
         "KOPROGO_API_RATE_LIMIT": "1000000",
         "KOPROGO_API_RATE_BURST": "1000000",
+        "KOPROGO_STATEMENT_RATE_LIMIT": "1000000",
+        "KOPROGO_STATEMENT_RATE_BURST": "1000000",
         "KOPROGO_LOG_LEVEL": "WARNING",
         **extra,
     }
@@ -127,3 +129,17 @@ def bench_token(organization_id: object, role: str, user: object = None) -> str:
         "exp": int(time.time()) + 3600,
     }
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+async def timed_graphql(client, query: str, variables: dict, requests: int) -> tuple[list, dict]:
+    """Send ``query`` ``requests`` times one after the other; (seconds each, the last body)."""
+    import time
+
+    samples, body = [], {}
+    for _ in range(requests):
+        began = time.perf_counter()
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+        body = response.json()
+        samples.append(time.perf_counter() - began)
+        assert "errors" not in body, body
+    return samples, body

@@ -22,7 +22,15 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from _common import ADMIN_DSN, api_only_service, bench_token, fresh_database, machine, wait_healthy
+from _common import (
+    ADMIN_DSN,
+    api_only_service,
+    bench_token,
+    fresh_database,
+    machine,
+    timed_graphql,
+    wait_healthy,
+)
 from ingest import free_port
 
 from koprogo_graph.store.migrate import apply_migrations
@@ -303,14 +311,7 @@ async def main() -> None:
                     "t": END.isoformat(),
                     "b": bucket,
                 }
-                samples = []
-                for _ in range(args.requests):
-                    started = time.perf_counter()
-                    body = (
-                        await client.post("/graphql", json={"query": query, "variables": variables})
-                    ).json()
-                    samples.append(time.perf_counter() - started)
-                    assert "errors" not in body, body
+                samples, _ = await timed_graphql(client, query, variables, args.requests)
                 owner = user if args.role == "owner" else None
                 sql = await own_sql(dsn, org, building, target, days, bucket, args.requests, owner)
                 graphql, store = stats(samples), stats(sql)

@@ -21,7 +21,15 @@ from datetime import timedelta
 
 import asyncpg
 import httpx
-from _common import ADMIN_DSN, api_only_service, bench_token, fresh_database, machine, wait_healthy
+from _common import (
+    ADMIN_DSN,
+    api_only_service,
+    bench_token,
+    fresh_database,
+    machine,
+    timed_graphql,
+    wait_healthy,
+)
 from aggregates import END, load, stats
 from ingest import free_port
 
@@ -103,14 +111,7 @@ async def main() -> None:
         ) as client:
             await wait_healthy(f"http://127.0.0.1:{port}")
             variables = {"b": str(building), "f": start.isoformat(), "t": end.isoformat()}
-            samples = []
-            for _ in range(args.requests):
-                began = time.perf_counter()
-                body = (
-                    await client.post("/graphql", json={"query": STATEMENT, "variables": variables})
-                ).json()
-                samples.append(time.perf_counter() - began)
-                assert "errors" not in body, body
+            samples, body = await timed_graphql(client, STATEMENT, variables, args.requests)
             units = body["data"]["consumptionStatement"]["units"]
             meters = sum(len(u["meters"]) for u in units)
             sql = await own_sql(dsn, org, building, start, end, args.requests)

@@ -177,8 +177,11 @@ def create_app(
                 "broadcast": broadcast,
                 "live": live,
                 "limiter": limiter,
-                # A statement reads a building's year: 0.5 a second per user, 10 at once.
-                "statement_limiter": RateLimiter(0.5, 10.0, max_keys=100_000),
+                "statement_limiter": RateLimiter(
+                    settings.statement_rate_limit,
+                    settings.statement_rate_burst,
+                    max_keys=100_000,
+                ),
                 "accounts": accounts,
                 "webhooks": webhooks,
                 "ws_addresses": ConnectionCounter(settings.ws_max_per_address),

@@ -148,6 +148,9 @@ class Settings:
     introspection: bool = True  # for anonymous clients too (production: for viewers only)
     api_rate_limit: float = 20.0
     api_rate_burst: float = 100.0
+    # Statements per user (GraphQL and exports together): each reads a building's period.
+    statement_rate_limit: float = 0.5
+    statement_rate_burst: float = 10.0
     reminder_seconds: float = 3600.0
     evaluation_grace_seconds: float = 60.0
     notify_retry_seconds: float = 5.0
@@ -300,6 +303,16 @@ class Settings:
             ),
             api_rate_burst=_number(
                 env, "KOPROGO_API_RATE_BURST", _default("api_rate_burst"), 1, 1_000_000
+            ),
+            statement_rate_limit=_number(
+                env,
+                "KOPROGO_STATEMENT_RATE_LIMIT",
+                _default("statement_rate_limit"),
+                0.001,
+                1_000_000,
+            ),
+            statement_rate_burst=_number(
+                env, "KOPROGO_STATEMENT_RATE_BURST", _default("statement_rate_burst"), 1, 1_000_000
             ),
         )
 

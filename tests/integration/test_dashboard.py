@@ -90,21 +90,27 @@ async def _meter_history(dsn: str, org: uuid.UUID, building: str, sensor: dict) 
         await con.close()
 
 
+async def meter_and_probe(gql, bearer: str, building: str, tag: str) -> tuple[dict, dict]:
+    """A water meter (WM-<tag>-1) and a room probe (T-<tag>-1, alert above 30 °C)."""
+    meter = await create_sensor(gql, bearer, buildingId=building, deviceId=f"WM-{tag}-1")
+    probe = await create_sensor(
+        gql,
+        bearer,
+        buildingId=building,
+        deviceId=f"T-{tag}-1",
+        type="TEMPERATURE",
+        unitOfMeasure="°C",
+        alertThresholdMax=30.0,
+    )
+    return meter, probe
+
+
 async def test_the_dashboard_shows_a_building_live_with_nothing_from_outside(
     ingest_server, gql_ingest, token, mqtt_publisher, database_url, browser
 ):
     org, building = uuid.uuid4(), str(uuid.uuid4())
     bearer = token(org)
-    meter = await create_sensor(gql_ingest, bearer, buildingId=building, deviceId="WM-LIVE-1")
-    probe = await create_sensor(
-        gql_ingest,
-        bearer,
-        buildingId=building,
-        deviceId="T-LIVE-1",
-        type="TEMPERATURE",
-        unitOfMeasure="°C",
-        alertThresholdMax=30.0,
-    )
+    meter, probe = await meter_and_probe(gql_ingest, bearer, building, "LIVE")
     labelled = await gql_ingest(
         'mutation($id: ID!) { updateBuilding(id: $id, input: {label: "Résidence Test"}) { label } }',
         {"id": building},
@@ -207,16 +213,7 @@ async def test_the_widgets_catch_up_after_a_dropped_connection(
 ):
     org, building = uuid.uuid4(), str(uuid.uuid4())
     bearer = token(org)
-    meter = await create_sensor(gql_ingest, bearer, buildingId=building, deviceId="WM-DROP-1")
-    probe = await create_sensor(
-        gql_ingest,
-        bearer,
-        buildingId=building,
-        deviceId="T-DROP-1",
-        type="TEMPERATURE",
-        unitOfMeasure="°C",
-        alertThresholdMax=30.0,
-    )
+    meter, probe = await meter_and_probe(gql_ingest, bearer, building, "DROP")
     outside: list[str] = []
     page = await new_page(browser, outside)
     await page.add_init_script(SOCKETS)
