@@ -67,6 +67,9 @@ async def _stored_consumption(
     last_hour = end.replace(minute=0, second=0, microsecond=0)
     parts: dict[uuid.UUID, list[float]] = {}
     if first_hour < last_hour:
+        # The plan depends on how many meters and hours are asked for: PostgreSQL's generic plan
+        # for this prepared statement (chosen after five runs) is three times slower.
+        await con.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         for r in await con.fetch(_WHOLE_HOURS, org, list(ids), first_hour, last_hour):
             parts.setdefault(r["sensor_id"], []).append(r["consumption"] or 0.0)
         edges = [(start, first_hour), (last_hour, end)]
