@@ -159,6 +159,23 @@ async def test_the_dashboard_shows_a_building_live_with_nothing_from_outside(
         bearer,
     )
     assert [e["node"]["status"] for e in stored["data"]["alerts"]["edges"]] == ["ACKNOWLEDGED"]
+    # Resolved, it leaves the list.
+    await alert.get_by_role("button", name="Resolve").click()
+    await expect(page.locator("[data-testid=alert]")).to_have_count(0)
+
+    # A message the ingestor refuses shows among the rejected ones.
+    await mqtt_publisher.publish(meter["mqttTopic"], b"{not json", qos=1)
+
+    async def rejected() -> bool:
+        body = await gql_ingest("{ rejectedMessages(first: 5) { reason } }", None, bearer)
+        return any(m["reason"] == "INVALID_JSON" for m in body["data"]["rejectedMessages"])
+
+    await eventually(rejected)
+    panel = page.locator("[data-testid=rejected]")
+    await panel.get_by_role("button", name="Refresh").click()
+    await expect(panel).to_contain_text("INVALID_JSON")
+    await expect(panel).to_contain_text(meter["mqttTopic"])
+    await shot(page, "dashboard-rejected")
     assert outside == []
 
 
