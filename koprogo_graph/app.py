@@ -13,6 +13,7 @@ import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -233,5 +234,16 @@ def create_app(
             Route("/exports/statement.csv", export, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(BodyLimit),
+            # Pages of these origins (KoproGo's frontend with the widgets) may call the API;
+            # the token travels in a header, never a cookie, so no credentials mode.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            ),
+        ],
     )

@@ -8,6 +8,7 @@ show up in logs, reprs or tracebacks.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -151,6 +152,9 @@ class Settings:
     # Statements per user (GraphQL and exports together): each reads a building's period.
     statement_rate_limit: float = 0.5
     statement_rate_burst: float = 10.0
+    # Web origins (scheme://host[:port]) whose pages may call the API from the browser (CORS):
+    # KoproGo's frontend using the dashboard's widgets. None by default.
+    cors_origins: tuple[str, ...] = ()
     reminder_seconds: float = 3600.0
     evaluation_grace_seconds: float = 60.0
     notify_retry_seconds: float = 5.0
@@ -314,7 +318,22 @@ class Settings:
             statement_rate_burst=_number(
                 env, "KOPROGO_STATEMENT_RATE_BURST", _default("statement_rate_burst"), 1, 1_000_000
             ),
+            cors_origins=_origins(env, "KOPROGO_CORS_ORIGINS"),
         )
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated web origins, each exactly scheme://host[:port] (no path, no wildcard)."""
+    origins = tuple(o.strip().rstrip("/") for o in env.get(name, "").split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"{name} has value {origin!r}: expected origins such as https://app.koprogo.com"
+            )
+    return origins
 
 
 def _free_port(preferred: int) -> int:

@@ -66,6 +66,9 @@ async def database_url(run_id: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+FRONTEND_ORIGIN = "http://frontend.test:5173"
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test app: API only unless the test turns ingestion on."""
     env = {
@@ -79,6 +82,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "KOPROGO_MQTT_GROUP": f"koprogo-test-{RUN_ID}",
         # Only the alert tests' server delivers notifications (it has the test SMTP server).
         "KOPROGO_NOTIFY": "false",
+        # A frontend whose pages may call the API (test_security.py checks who else may not).
+        "KOPROGO_CORS_ORIGINS": FRONTEND_ORIGIN,
     }
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     return Settings.from_env(env)

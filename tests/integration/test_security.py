@@ -19,6 +19,7 @@ from koprogo_graph.store.migrate import apply_migrations, migration_files
 
 from .conftest import (
     ADMIN_DSN,
+    FRONTEND_ORIGIN,
     RunningServer,
     _dsn_for,
     create_sensor,
@@ -818,3 +819,25 @@ async def test_a_successful_operation_is_200_in_graphql_response_json(http, toke
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/graphql-response+json")
     assert response.json() == {"data": {"me": {"role": "SYNDIC"}}}
+
+
+async def test_only_the_configured_frontend_may_call_the_api_from_a_browser(http, token):
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    allowed = await http.options("/graphql", headers={"Origin": FRONTEND_ORIGIN, **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-credentials" not in allowed.headers
+    other = await http.options("/graphql", headers={"Origin": "https://evil.example", **preflight})
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers
+    asked = await http.post(
+        "/graphql",
+        json={"query": "{ me { role } }"},
+        headers={"Origin": FRONTEND_ORIGIN, "Authorization": f"Bearer {token(uuid.uuid4())}"},
+    )
+    assert asked.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+    assert asked.json()["data"]["me"]["role"] == "SYNDIC"

@@ -219,3 +219,20 @@ def test_the_log_level_is_checked():
     assert log_level({"KOPROGO_LOG_LEVEL": "DEBUG"}) == "DEBUG"
     with pytest.raises(ConfigError, match="KOPROGO_LOG_LEVEL"):
         log_level({"KOPROGO_LOG_LEVEL": "LOUD"})
+
+
+@pytest.mark.parametrize(
+    "origins", ["*", "https://app.koprogo.com/path", "ftp://x", "app.koprogo.com"]
+)
+def test_cors_origins_must_be_plain_origins(origins):
+    env = {
+        "DATABASE_URL": "postgresql://x@h/db",
+        "KOPROGO_JWT_SECRET": "s" * 32,
+        "KOPROGO_INGEST": "false",
+    }
+    with pytest.raises(ConfigError, match="KOPROGO_CORS_ORIGINS"):
+        Settings.from_env({**env, "KOPROGO_CORS_ORIGINS": origins})
+    ok = Settings.from_env(
+        {**env, "KOPROGO_CORS_ORIGINS": "https://app.koprogo.com, http://localhost:5173/"}
+    )
+    assert ok.cors_origins == ("https://app.koprogo.com", "http://localhost:5173")
