@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 from playwright.async_api import async_playwright, expect
 
@@ -341,4 +343,38 @@ async def test_an_expired_token_brings_back_the_sign_in(server, graphql, token, 
     # sign-in form again, saying why.
     await expect(page.locator("form.signin")).to_contain_text("Signed out", timeout=20_000)
     await shot(page, "dashboard-signed-out")
+    assert outside == []
+
+
+async def test_a_syndic_reads_last_months_statement_and_downloads_the_spreadsheet(
+    ingest_server, gql_ingest, token, database_url, browser, tmp_path
+):
+    org, building, unit = uuid.uuid4(), str(uuid.uuid4()), str(uuid.uuid4())
+    bearer = token(org)
+    meter = await create_sensor(
+        gql_ingest, bearer, buildingId=building, unitId=unit, deviceId="WM-UNIT-1"
+    )
+    await _meter_history(database_url, org, building, meter)
+    # Independently: 0.01 m3 an hour, every hour of last month in Brussels.
+    brussels = ZoneInfo("Europe/Brussels")
+    first = datetime.now(brussels).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    hours = (first.astimezone(UTC) - previous.astimezone(UTC)) / timedelta(hours=1)
+    expected = round(0.01 * hours, 3)
+
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{ingest_server.url}/")
+    await page.fill("textarea[name=token]", bearer)
+    await page.click("button[type=submit]")
+    card = page.locator("[data-testid=statement]")
+    await expect(card.locator("[data-testid=statement-total]")).to_contain_text(f"{expected:g}")
+    await expect(card.locator("[data-testid=statement-unit]")).to_have_count(1)
+    await shot(page, "dashboard-statement")
+    async with page.expect_download() as downloading:
+        await card.get_by_role("button", name="Download .xlsx").click()
+    saved = tmp_path / "statement.xlsx"
+    await (await downloading.value).save_as(saved)
+    rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
+    assert rows[-1][0] == "total" and rows[-1][-1] == expected
     assert outside == []

@@ -77,5 +77,23 @@ export function connect(token, { base = window.location.href, onSignedOut = () =
     };
   }
 
-  return { query, subscribe, close: () => client.dispose() };
+  /** Fetch a file the API serves behind the token (an export) and hand it to the browser. */
+  async function download(path, params, filename) {
+    const url = new URL(path, base);
+    for (const [name, value] of Object.entries(params)) {
+      if (value != null) url.searchParams.set(name, value);
+    }
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.error || response.statusText);
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = filename;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  }
+
+  return { query, subscribe, download, close: () => client.dispose() };
 }

@@ -5,3 +5,4 @@ export { default as SensorTable } from "./SensorTable.svelte";
 export { default as ConsumptionChart } from "./ConsumptionChart.svelte";
 export { default as AlertList } from "./AlertList.svelte";
 export { default as RejectedMessages } from "./RejectedMessages.svelte";
+export { default as StatementTable } from "./StatementTable.svelte";
