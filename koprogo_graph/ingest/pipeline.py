@@ -113,8 +113,33 @@ class Pipeline:
 
     async def resolve(self, messages: Sequence[Incoming]) -> Lookup:
         """[1] Read every message's topic (and a product's message), then find the sensors
-        they name."""
+        they name. A lookup the database refuses for good (not an outage) is tried again
+        message by message, and only the messages it fails for are refused: whatever a message
+        holds, it never stops the ingestor."""
         prepared = [_prepare(m) for m in messages]
+        try:
+            return await self._lookup(prepared)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("looking up a batch's sensors failed: looking each message up alone")
+        lookups = [await self._lookup_alone(p) for p in prepared]
+        return Lookup(
+            [lookup.prepared[0] for lookup in lookups],
+            {k: v for lookup in lookups for k, v in lookup.sensors.items()},
+            {k: v for lookup in lookups for k, v in lookup.bindings.items()},
+        )
+
+    async def _lookup_alone(self, prepared: Prepared) -> Lookup:
+        try:
+            return await self._lookup([prepared])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            refused = Rejection(RejectReason.INTERNAL, "the sensor could not be looked up")
+            return Lookup([Prepared(refused)], {}, {})
+
+    async def _lookup(self, prepared: list[Prepared]) -> Lookup:
         keys: list[Key] = []
         bound: list[BindingKey] = []
         for p in prepared:

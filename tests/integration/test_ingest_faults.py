@@ -324,3 +324,26 @@ async def test_a_crash_between_storing_and_evaluating_loses_no_alert(
     finally:
         service.stop()
         await admin.close()
+
+
+async def test_a_lookup_the_database_refuses_costs_its_message_only(database_url):
+    """A device id PostgreSQL cannot hold (U+0000, which no broker of ours lets through, but a
+    broker might): the batch's lookup fails for good; each message is then looked up alone,
+    that one is refused, and the reading beside it goes on."""
+    from koprogo_graph.domain.ratelimit import RateLimiter
+    from koprogo_graph.ingest.pipeline import Incoming, Pipeline
+    from koprogo_graph.ingest.registry import SensorRegistry
+
+    org, sensors = await make_sensors(database_url, 1)
+    topic = sensors[0][1]
+    building = topic.split("/")[2]
+    now = datetime.now(UTC)
+    batch = [
+        Incoming(f"koprogo/{org}/{building}/F-\x00/readings", b'{"value": 1}', now),
+        Incoming(topic, f'{{"timestamp": "{now.isoformat()}", "value": 2}}'.encode(), now),
+    ]
+    async with open_database(database_url, pool_size=2) as db:
+        pipeline = Pipeline(db, SensorRegistry(), RateLimiter(1000, 1000))
+        plan = pipeline.plan(batch, await pipeline.resolve(batch))
+    assert [r.value for r in plan.rows] == [2.0]
+    assert [r.reason for r in plan.rejections] == ["internal_error"]
