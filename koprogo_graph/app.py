@@ -23,7 +23,7 @@ from .alerts.watchdog import Watchdog
 from .api.dashboard import Dashboard
 from .api.exports import StatementExports
 from .api.ingest_http import HttpIngest
-from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit
+from .api.limits import MAX_WS_MESSAGE_BYTES, BodyLimit, per_address
 from .api.schema import build_schema
 from .api.static_files import LimitedStaticFiles
 from .api.view import GraphQLView
@@ -224,9 +224,10 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/", home, methods=["GET"]),
-            Route("/healthz", healthz),
-            Route("/livez", livez),
-            Route("/metrics", metrics),
+            # Probes and scrapes come far below these; a flood gets 429 before it costs.
+            Route("/healthz", per_address(healthz, 50.0, 200.0)),
+            Route("/livez", per_address(livez, 50.0, 200.0)),
+            Route("/metrics", per_address(metrics, 50.0, 200.0)),
             # GraphiQL's scripts and styles, from the package (GET only, files only, limited).
             Mount("/static", app=LimitedStaticFiles()),
             Route("/ingest/{integration}/{building_id}", ingest, methods=["POST"]),

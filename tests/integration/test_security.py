@@ -841,3 +841,15 @@ async def test_only_the_configured_frontend_may_call_the_api_from_a_browser(http
     )
     assert asked.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
     assert asked.json()["data"]["me"]["role"] == "SYNDIC"
+
+
+async def test_metrics_and_probes_are_limited_per_address(strict_server):
+    """On a server of its own: the shared one's scrapes (tests poll its gauges) stay free."""
+    async with httpx.AsyncClient(base_url=strict_server.url) as client:
+        scrapes = [(await client.get("/metrics")).status_code for _ in range(300)]
+        assert scrapes[:100] == [200] * 100 and 429 in scrapes
+        # The probes' limits are far above what a kubelet sends (and apart from the scrapes').
+        assert [(await client.get(path)).status_code for path in ("/healthz", "/livez")] == [
+            200,
+            200,
+        ]
