@@ -378,3 +378,43 @@ async def test_a_syndic_reads_last_months_statement_and_downloads_the_spreadshee
     rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
     assert rows[-1][0] == "total" and rows[-1][-1] == expected
     assert outside == []
+
+
+async def test_a_co_owner_sees_their_own_unit_and_nobody_elses(
+    ingest_server, gql_ingest, token, database_url, browser
+):
+    org, building = uuid.uuid4(), str(uuid.uuid4())
+    mine, theirs, owner = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4()
+    bearer = token(org)
+    meters = {
+        unit: await create_sensor(
+            gql_ingest, bearer, buildingId=building, unitId=unit, deviceId=f"WM-{name}"
+        )
+        for unit, name in ((mine, "MINE"), (theirs, "THEIRS"))
+    }
+    for meter in meters.values():
+        await _meter_history(database_url, org, building, meter)
+    assigned = await gql_ingest(
+        "mutation($u: ID!, $o: ID!) { assignUnitOwner(unitId: $u, userId: $o) { unitId } }",
+        {"u": mine, "o": str(owner)},
+        bearer,
+    )
+    assert "errors" not in assigned, assigned
+
+    outside: list[str] = []
+    page = await new_page(browser, outside)
+    await page.goto(f"{ingest_server.url}/")
+    await page.fill("textarea[name=token]", token(org, "owner", user_id=owner))
+    await page.click("button[type=submit]")
+    rows = page.locator("[data-testid=sensor-row]")
+    await expect(rows).to_have_count(1)
+    assert await rows.first.get_attribute("data-device") == "WM-MINE"
+    statement = page.locator("[data-testid=statement]")
+    await expect(statement.locator("[data-testid=statement-unit]")).to_have_count(1)
+    await expect(statement.locator("[data-testid=statement-unit]")).to_contain_text(mine[:8])
+    # The building's total (both units) stays visible: twice the owner's own.
+    total = await statement.locator("[data-testid=statement-total]").inner_text()
+    charged = await statement.locator("[data-testid=statement-unit] td").last.inner_text()
+    assert float(total.split()[0]) == 2 * float(charged)
+    await shot(page, "dashboard-owner")
+    assert outside == []
