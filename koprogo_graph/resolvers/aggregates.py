@@ -51,6 +51,8 @@ BucketArg = Annotated[
 TimezoneArg = Annotated[
     str, strawberry.argument(description="IANA time zone of local days, weeks and months.")
 ]
+SensorArg = Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")]
+FillArg = Annotated[FillMode, strawberry.argument(description="What empty buckets show.")]
 FromArg = Annotated[
     datetime, strawberry.argument(name="from", description="Start of the period (included).")
 ]
@@ -129,14 +131,12 @@ class AggregateQuery:
     async def reading_series(
         self,
         info: Info,
-        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        sensor_id: SensorArg,
         from_: FromArg,
         to: ToArg,
         bucket: BucketArg,
         timezone: TimezoneArg = "Europe/Brussels",
-        fill: Annotated[
-            FillMode, strawberry.argument(description="What empty buckets show.")
-        ] = FillMode.NONE,
+        fill: FillArg = FillMode.NONE,
     ) -> list[ReadingBucket]:
         found = await _sensor_buckets(info, sensor_id, from_, to, bucket, timezone, fill)
         if found is None:
@@ -152,14 +152,12 @@ class AggregateQuery:
     async def reading_series_chart(
         self,
         info: Info,
-        sensor_id: Annotated[strawberry.ID, strawberry.argument(description="The sensor's id.")],
+        sensor_id: SensorArg,
         from_: FromArg,
         to: ToArg,
         bucket: BucketArg,
         timezone: TimezoneArg = "Europe/Brussels",
-        fill: Annotated[
-            FillMode, strawberry.argument(description="What empty buckets show.")
-        ] = FillMode.NONE,
+        fill: FillArg = FillMode.NONE,
     ) -> ChartSeries | None:
         found = await _sensor_buckets(info, sensor_id, from_, to, bucket, timezone, fill)
         if found is None:

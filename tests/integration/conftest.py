@@ -136,11 +136,20 @@ async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     await task
 
 
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The real app served on a free loopback port for the length of the block."""
+    server, task, running = await start_server(settings)
+    try:
+        yield running
+    finally:
+        await stop_server(server, task)
+
+
 @pytest.fixture(scope="session")
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -254,9 +263,8 @@ async def ingest_server(database_url: str, run_id: str) -> AsyncIterator[Running
         KOPROGO_MQTT_GROUP=f"test-ingest-{run_id}",
         KOPROGO_RATE_BURST=BURST,
     )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 @asynccontextmanager
@@ -295,6 +303,5 @@ __all__ = [
     "eventually",
     "graphql_client",
     "make_settings",
-    "start_server",
-    "stop_server",
+    "serving",
 ]

@@ -24,8 +24,7 @@ from .conftest import (
     error_codes,
     eventually,
     make_settings,
-    start_server,
-    stop_server,
+    serving,
 )
 from .live_clients import registered_subscription
 from .processes import free_port
@@ -114,9 +113,8 @@ async def alert_server(database_url, run_id, mailbox) -> AsyncIterator[RunningSe
         KOPROGO_REMINDER_MINUTES="0.02",
         KOPROGO_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver listens on loopback
     )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

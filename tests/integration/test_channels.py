@@ -27,8 +27,7 @@ from .conftest import (
     eventually,
     graphql_client,
     make_settings,
-    start_server,
-    stop_server,
+    serving,
 )
 
 SECRET = "s3cr3t-t0ken-that-must-never-show"
@@ -93,9 +92,8 @@ async def notifying_server(database_url: str) -> AsyncIterator[RunningServer]:
         KOPROGO_MQTT_CLIENT_ID=f"koprogo-channels-{run}",
         KOPROGO_MQTT_GROUP=f"channels-{run}",
     )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

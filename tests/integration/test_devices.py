@@ -24,8 +24,7 @@ from .conftest import (
     eventually,
     graphql_client,
     make_settings,
-    start_server,
-    stop_server,
+    serving,
 )
 from .processes import PrivateMosquitto
 
@@ -70,9 +69,8 @@ async def devices_server(
         KOPROGO_MQTT_CLIENT_ID=f"koprogo-devices-{run}",
         KOPROGO_MQTT_GROUP=f"devices-{run}",
     )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -392,21 +390,17 @@ async def test_the_ingestor_connects_over_tls_to_a_private_ca(
             KOPROGO_MQTT_CLIENT_ID=f"koprogo-tls-{run}",
             KOPROGO_MQTT_GROUP=f"tls-{run}",
         )
-        srv, task, running = await start_server(settings)
-        try:
-            async with graphql_client(running) as post:
-                org = uuid.uuid4()
-                sensor = await create_sensor(post, token(org))
-                context = ssl.create_default_context(cafile=str(ca))
-                async with aiomqtt.Client(
-                    "127.0.0.1", broker.port, tls_context=context, identifier=f"tls-{run}"
-                ) as publisher:
-                    reading = {"timestamp": datetime.now(UTC).isoformat(), "value": 12.5}
-                    await publisher.publish(sensor["mqttTopic"], json.dumps(reading), qos=1)
-                (stored_reading,) = await stored(post, token(org), sensor["id"])
-                assert stored_reading["value"] == 12.5
-        finally:
-            await stop_server(srv, task)
+        async with serving(settings) as running, graphql_client(running) as post:
+            org = uuid.uuid4()
+            sensor = await create_sensor(post, token(org))
+            context = ssl.create_default_context(cafile=str(ca))
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, tls_context=context, identifier=f"tls-{run}"
+            ) as publisher:
+                reading = {"timestamp": datetime.now(UTC).isoformat(), "value": 12.5}
+                await publisher.publish(sensor["mqttTopic"], json.dumps(reading), qos=1)
+            (stored_reading,) = await stored(post, token(org), sensor["id"])
+            assert stored_reading["value"] == 12.5
     finally:
         broker.cleanup()
 

@@ -31,8 +31,7 @@ from .conftest import (
     create_sensor,
     eventually,
     make_settings,
-    start_server,
-    stop_server,
+    serving,
 )
 from .live_clients import (
     gauge,
@@ -47,11 +46,8 @@ QUERY = "subscription($b: ID) { readingAdded(buildingId: $b) { value } }"
 @pytest.fixture
 async def live_server(database_url, redis_server) -> AsyncIterator[RunningServer]:
     """An API-only replica whose broadcast is the test's own Redis."""
-    server, task, running = await start_server(
-        make_settings(database_url, REDIS_URL=redis_server.url)
-    )
-    yield running
-    await stop_server(server, task)
+    async with serving(make_settings(database_url, REDIS_URL=redis_server.url)) as running:
+        yield running
 
 
 def batch(org: uuid.UUID, building: uuid.UUID, values: range | list[float]) -> str:

@@ -25,8 +25,7 @@ from .conftest import (
     create_sensor,
     error_codes,
     make_settings,
-    start_server,
-    stop_server,
+    serving,
 )
 
 BUILDING = """query($b: ID!, $from: DateTime!, $to: DateTime!) {
@@ -323,9 +322,8 @@ async def strict_server(database_url: str) -> AsyncIterator[RunningServer]:
         KOPROGO_WS_MAX_PER_USER="2",
         KOPROGO_WS_INIT_TIMEOUT_SECONDS="0.3",
     )
-    srv, task, running = await start_server(settings)
-    yield running
-    await stop_server(srv, task)
+    async with serving(settings) as running:
+        yield running
 
 
 async def test_each_viewer_and_each_anonymous_address_has_its_own_rate(strict_server, token):
