@@ -224,13 +224,18 @@ async def test_a_removed_owner_sees_nothing_of_the_unit(graphql, token, setup):
 
 
 async def test_owner_mutations_refuse_bad_ids_naming_the_field(graphql, token, setup):
-    for variables, field in (
-        ({"u": "x", "o": str(setup.owner)}, "unitId"),
-        ({"u": setup.unit_a, "o": "y"}, "userId"),
-    ):
-        body = await graphql(ASSIGN, variables, token(setup.org))
-        assert error_codes(body) == ["BAD_USER_INPUT"]
-        assert body["errors"][0]["extensions"]["field"] == field
+    for operation in (ASSIGN, REMOVE):
+        for variables, field in (
+            ({"u": "x", "o": str(setup.owner)}, "unitId"),
+            ({"u": setup.unit_a, "o": "y" * 10_000}, "userId"),
+        ):
+            body = await graphql(operation, variables, token(setup.org))
+            assert error_codes(body) == ["BAD_USER_INPUT"]
+            assert body["errors"][0]["extensions"]["field"] == field
+    body = await graphql(
+        "query($u: ID) { unitOwners(unitId: $u) { userId } }", {"u": "\x00"}, token(setup.org)
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
 
 
 async def test_an_owner_receives_only_their_units_live_readings(
