@@ -80,17 +80,22 @@ async def inspect_url(url: str, *, allow_private: bool) -> ChannelInfo:
             "see the Apprise wiki for each service's form"
         )
     protocols = _protocols(plugin)
-    # Whatever host the channel talks to (a self-hosted receiver, an SMTP relay): the same rule
-    # as webhooks. A service's own name (an SMS provider's API) resolves to public addresses;
-    # an account id that is no host name does not resolve, and passes.
-    for host in (getattr(plugin, "host", None), getattr(plugin, "smtp_host", None)):
-        if isinstance(host, str) and host:
-            try:
-                await check_host(host, allow_private=allow_private)
-            except RefusedTarget as refused:
-                raise ChannelUrlError(str(refused)) from None
+    try:
+        await _check_hosts(plugin, allow_private=allow_private)
+    except RefusedTarget as refused:
+        raise ChannelUrlError(str(refused)) from None
     kind = "sms" if protocols & _SMS else "email" if protocols & _EMAIL else "push"
     return ChannelInfo(kind, str(getattr(plugin, "service_name", scheme)), _masked(plugin))
+
+
+async def _check_hosts(plugin: Any, *, allow_private: bool) -> None:
+    """Whatever host the channel talks to (a self-hosted receiver, an SMTP relay): the same rule
+    as webhooks, when configured and again at each delivery (a name may be re-pointed). A
+    service's own name (an SMS provider's API) resolves to public addresses; an account id that
+    is no host name does not resolve, and passes."""
+    for host in (getattr(plugin, "host", None), getattr(plugin, "smtp_host", None)):
+        if isinstance(host, str) and host:
+            await check_host(host, allow_private=allow_private)
 
 
 def _masked(plugin: Any) -> str:
@@ -101,8 +106,13 @@ def _masked(plugin: Any) -> str:
     return f"{parts.scheme}://{parts.netloc}{'/'.join(segments)}"
 
 
-async def send(url: str, title: str, body: str) -> None:
-    """Deliver through Apprise, off the event loop; RuntimeError when it did not go out."""
+async def send(url: str, title: str, body: str, *, allow_private: bool) -> None:
+    """Deliver through Apprise, off the event loop; RuntimeError when it did not go out, and
+    RefusedTarget when its host now points to a private address."""
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise RuntimeError("the channel's URL is no longer one Apprise knows")
+    await _check_hosts(plugin, allow_private=allow_private)
 
     def notify() -> bool:
         sender = apprise.Apprise()

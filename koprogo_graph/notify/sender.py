@@ -81,7 +81,12 @@ class NotificationSender:
             title, text = plain_text(row)
             if row.url_sealed is None:
                 raise RuntimeError("the channel is gone")
-            await send(self.box.open(row.url_sealed), title, text)
+            await send(
+                self.box.open(row.url_sealed),
+                title,
+                text,
+                allow_private=self.settings.webhook_allow_private,
+            )
         elif row.channel == "webhook":
             body = webhook_body(row)
             headers = {"Content-Type": "application/json"}

@@ -95,6 +95,7 @@ async def check_host(host: str, *, allow_private: bool, port: int = 443) -> None
     check again, and retry)."""
     if allow_private:
         return
+    host = host.strip("[]")  # an IPv6 literal as a URL writes it (Apprise keeps the brackets)
     try:
         literal = ipaddress.ip_address(host.split("%")[0])
     except ValueError:

@@ -107,3 +107,21 @@ async def test_pinning_keeps_credentials_and_brackets_ipv6_hosts():
     assert url == "http://user:pw@127.0.0.1:8123/h" and headers == {"Host": "127.0.0.1:8123"}
     url, headers, _ = await pinned_request("http://[::1]:8123/h", allow_private=True)
     assert url == "http://[::1]:8123/h" and headers == {"Host": "[::1]:8123"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:8080/hook",
+        "mailto://user:pw@mail.example?smtp=10.0.0.5",
+        "ntfy://[::1]/topic",
+    ],
+)
+async def test_a_channel_to_a_private_host_is_refused_when_set_and_when_sent(url):
+    from koprogo_graph.notify.channels import ChannelUrlError, inspect_url, send
+
+    with pytest.raises(ChannelUrlError, match="private"):
+        await inspect_url(url, allow_private=False)
+    # A name re-pointed after it was configured: the delivery checks again, sends nothing.
+    with pytest.raises(RefusedTarget):
+        await send(url, "title", "body", allow_private=False)
