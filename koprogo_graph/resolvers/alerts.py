@@ -213,7 +213,11 @@ async def _channels(
         except UnreadableSecret:  # the key changed: that channel is configured anew
             continue
     channels = []
+    seen: set[str] = set()
     for i, c in enumerate(given):
+        if c.url in seen:  # one channel, one route: two would merge into one silently
+            raise BadUserInput(f"channels[{i}].url", "is already given above")
+        seen.add(c.url)
         try:
             found = await inspect_url(c.url, allow_private=settings.webhook_allow_private)
         except ChannelUrlError as exc:

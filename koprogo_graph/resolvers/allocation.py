@@ -20,6 +20,7 @@ __all__ = ["AllocationMutation", "AllocationQuery"]
 
 Info = strawberry.Info[Context, None]
 MAX_SHARES = 1_000
+MAX_KEYS = 50  # per building: general, heating, lifts, staircases...
 MAX_SHARE = 1e9
 
 
@@ -42,7 +43,7 @@ class AllocationQuery:
 class AllocationMutation:
     @strawberry.mutation(
         description="Define a building's distribution key (syndic, superadmin); a key of the "
-        "same name is replaced."
+        "same name is replaced; at most 50 keys per building."
     )
     async def define_allocation_key(
         self,
@@ -71,5 +72,10 @@ class AllocationMutation:
         async with info.context.tenant(org) as con:
             if await buildings_store.get(con, org, building) is None:
                 raise NotFound("Building", field="buildingId")
+            names = await store.names_in(con, org, building)
+            if name not in names and len(names) >= MAX_KEYS:
+                raise BadUserInput(
+                    "name", f"the building has {MAX_KEYS} keys already: replace one by its name"
+                )
             row = await store.define(con, org, building, name, sorted(shares.items()))
         return AllocationKey.from_row(row)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
-__all__ = ["AllocationKeyRow", "define", "get", "list_for"]
+__all__ = ["AllocationKeyRow", "define", "get", "list_for", "names_in"]
 
 
 @dataclass(slots=True)
@@ -70,3 +70,13 @@ async def get(
 ) -> AllocationKeyRow | None:
     """The building's key ``key_id`` with its shares; None when the building has no such key."""
     return next((k for k in await list_for(con, org, building_id) if k.id == key_id), None)
+
+
+async def names_in(con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID) -> set[str]:
+    """The names of the building's keys."""
+    rows = await con.fetch(
+        "SELECT name FROM allocation_keys WHERE organization_id = $1 AND building_id = $2",
+        org,
+        building_id,
+    )
+    return {r["name"] for r in rows}

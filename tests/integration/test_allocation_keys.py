@@ -90,3 +90,23 @@ async def test_only_managers_define_keys(graphql, token):
             token(org, role=role),
         )
         assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_a_building_holds_at_most_fifty_keys_and_a_name_can_still_be_replaced(graphql, token):
+    org, building = uuid.uuid4(), uuid.uuid4()
+    await create_sensor(graphql, token(org), buildingId=str(building))
+    shares = [{"unitId": str(uuid.UUID(int=1)), "share": 1}]
+
+    async def define(name: str) -> dict:
+        return await graphql(
+            DEFINE,
+            {"input": {"buildingId": str(building), "name": name, "shares": shares}},
+            token(org),
+        )
+
+    for i in range(50):
+        assert "errors" not in await define(f"key {i}")
+    body = await define("one too many")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "name"
+    assert "errors" not in await define("key 7")  # replacing one is still fine

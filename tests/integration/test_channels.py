@@ -214,6 +214,14 @@ async def test_a_bad_channel_is_refused_naming_its_field_without_quoting_it(
     assert channel["url"] not in error["message"]
 
 
+async def test_the_same_channel_twice_is_refused_naming_the_second(gql, token):
+    twice = [{"url": "ntfy://ntfy.sh/koprogo-a"}, {"url": "ntfy://ntfy.sh/koprogo-a"}]
+    body = await gql(CONFIGURE, {"channels": twice}, token(uuid.uuid4()))
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "channels[1].url"
+    assert "ntfy.sh" not in body["errors"][0]["message"]
+
+
 async def test_channels_are_for_managers(gql, token):
     body = await gql(CONFIGURE, {"channels": []}, token(uuid.uuid4(), role="owner"))
     assert error_codes(body) == ["FORBIDDEN"]
