@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -37,10 +36,6 @@ def token_hash(token: str) -> bytes:
     """A token is 32 random bytes: a plain SHA-256 is as good as any slow hash against
     guessing, and lets the service find it by its hash."""
     return hashlib.sha256(token.encode()).digest()
-
-
-def same_password(salt: str, password: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(password_hash(salt, password), stored_hash)
 
 
 def new_credentials() -> NewCredentials:

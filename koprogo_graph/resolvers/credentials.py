@@ -76,8 +76,7 @@ class CredentialsMutation:
         async with info.context.tenant(org) as con:
             if not await buildings_store.claim(con, org, building):
                 raise NotFound("Building", field="buildingId")
-            live = [c for c in await store.list_for(con, org, building) if c.revoked_at is None]
-            if len(live) >= MAX_PER_BUILDING:
+            if await store.live_count(con, org, building) >= MAX_PER_BUILDING:
                 raise BadUserInput("buildingId", f"has {MAX_PER_BUILDING} credentials already")
             row = await store.create(con, org, building, label, secrets)
             if accounts is not None:  # the broker enforces it before anyone can use it

@@ -11,7 +11,15 @@ import asyncpg
 from ..domain.credentials import NewCredentials
 from .rows import from_record
 
-__all__ = ["CredentialRow", "by_token", "create", "list_for", "revoke", "revoked_usernames"]
+__all__ = [
+    "CredentialRow",
+    "by_token",
+    "create",
+    "list_for",
+    "live_count",
+    "revoke",
+    "revoked_usernames",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +71,23 @@ async def list_for(
     return [from_record(CredentialRow, r) for r in rows]
 
 
+async def live_count(con: asyncpg.Connection, org: uuid.UUID, building_id: uuid.UUID) -> int:
+    """How many of the building's credentials are not revoked."""
+    count: int = await con.fetchval(
+        "SELECT count(*) FROM ingest_credentials WHERE organization_id = $1 "
+        "AND building_id = $2 AND revoked_at IS NULL",
+        org,
+        building_id,
+    )
+    return count
+
+
 async def revoke(
     con: asyncpg.Connection, org: uuid.UUID, credential_id: uuid.UUID
 ) -> CredentialRow | None:
-    """Revoke (idempotent); None when the organization has no such credentials. Locked until
-    the transaction ends, so that the broker is told before anyone sees it revoked."""
+    """Revoke (idempotent); None when the organization has no such credentials. Its token stops
+    working at the commit; the broker is told then (resolvers/credentials.py), and, if it does
+    not answer, by the reconciliation of revoked accounts (ingest/broker_accounts.py)."""
     record = await con.fetchrow(
         f"UPDATE ingest_credentials SET revoked_at = coalesce(revoked_at, now()) "
         f"WHERE organization_id = $1 AND id = $2 RETURNING {_COLUMNS}",

@@ -198,6 +198,9 @@ async def replace_channels(
         )
     for position, c in enumerate(channels):
         quiet = c.route.quiet
+        quiet_from, quiet_to, quiet_critical = (
+            (quiet.start, quiet.end, quiet.critical_too) if quiet else (None, None, False)
+        )
         if c.keep is not None:
             await con.execute(
                 "UPDATE notification_channels SET position = $3, min_severity = $4, "
@@ -207,9 +210,9 @@ async def replace_channels(
                 c.keep,
                 position,
                 c.route.min_severity.value,
-                quiet.start if quiet else None,
-                quiet.end if quiet else None,
-                quiet.critical_too if quiet else False,
+                quiet_from,
+                quiet_to,
+                quiet_critical,
             )
             continue
         await con.execute(
@@ -223,9 +226,9 @@ async def replace_channels(
             c.service,
             c.masked_url,
             c.route.min_severity.value,
-            quiet.start if quiet else None,
-            quiet.end if quiet else None,
-            quiet.critical_too if quiet else False,
+            quiet_from,
+            quiet_to,
+            quiet_critical,
         )
     return await channels_of(con, org)
 
