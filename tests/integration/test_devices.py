@@ -564,3 +564,18 @@ async def test_arming_refuses_bad_schedules_naming_the_field(gql, token):
         assert refused["errors"][0]["extensions"]["field"] == field
     foreign = await gql(schedule, {"b": str(building), "p": [night]}, token(uuid.uuid4()))
     assert error_codes(foreign) == ["NOT_FOUND"]
+
+
+async def test_a_building_holds_at_most_a_hundred_live_credentials(graphql, token):
+    """Counted among the live ones: a revoked credential frees its place."""
+    org, building = uuid.uuid4(), uuid.uuid4()
+    bearer = token(org)
+    made = [await credentials(graphql, bearer, building, f"g{i}") for i in range(100)]
+    body = await graphql(CREDENTIALS, {"b": str(building), "name": "one too many"}, bearer)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "buildingId"
+    revoked = await graphql(
+        "mutation($id: ID!) { revokeIngestCredentials(id: $id) }", {"id": made[0]["id"]}, bearer
+    )
+    assert revoked["data"] == {"revokeIngestCredentials": True}
+    assert "errors" not in await graphql(CREDENTIALS, {"b": str(building), "name": "again"}, bearer)
