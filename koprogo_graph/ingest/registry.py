@@ -83,7 +83,9 @@ class SensorRegistry:
         self.max_entries = max_entries
         self._entries: dict[Key, tuple[SensorInfo | None, float]] = {}
         # A bound device's sensors (an empty list: none), by (org, building, integration, id).
-        self._bindings: dict[BindingKey, tuple[list[SensorInfo], float]] = {}
+        # By organization, so that a sensor's change forgets its organization's bindings only.
+        self._bindings: dict[uuid.UUID, dict[BindingKey, tuple[list[SensorInfo], float]]] = {}
+        self._binding_count = 0
 
     def cached(self, key: Key, now: float | None = None) -> tuple[bool, SensorInfo | None]:
         """(hit, info): info is None on a negative hit."""
@@ -128,7 +130,7 @@ class SensorRegistry:
         found: dict[BindingKey, list[SensorInfo]] = {}
         missing: list[BindingKey] = []
         for key in set(keys):
-            entry = self._bindings.get(key)
+            entry = self._bindings.get(key[0], {}).get(key)
             if entry is not None and entry[1] >= now:
                 found[key] = entry[0]
             else:
@@ -138,26 +140,34 @@ class SensorRegistry:
             for row, timezone in await sensors_store.bound_to(con, missing):
                 key = (row.organization_id, row.building_id, row.integration, row.external_id or "")
                 bound[key].append(_info(row, timezone))
-            if len(self._bindings) + len(missing) > self.max_entries:
+            if self._binding_count + len(missing) > self.max_entries:
                 self._bindings.clear()
+                self._binding_count = 0
             for key, infos in bound.items():
                 found[key] = infos
-                self._bindings[key] = (infos, now + (self.ttl if infos else self.negative_ttl))
+                of_org = self._bindings.setdefault(key[0], {})
+                self._binding_count += key not in of_org
+                of_org[key] = (infos, now + (self.ttl if infos else self.negative_ttl))
         return found
 
     def invalidate(self, payload: str) -> None:
-        """Drop the entry named by a notification payload ``<org>/<deviceId>`` (and every
-        binding: a sensor's change may move one, and changes are rare)."""
-        self._bindings.clear()
-        org, _, device = payload.partition("/")
+        """Apply a notification: ``<org>/<deviceId>`` (a sensor changed) drops its entry and
+        the organization's bindings (the change may move one); ``<org>/`` (migration 0017: a
+        building's arming or time zone changed) drops the organization's bindings."""
+        org_text, _, device = payload.partition("/")
         try:
-            self._entries.pop((uuid.UUID(org), device), None)
+            org = uuid.UUID(org_text)
         except ValueError:
             log.warning("ignoring malformed sensor notification %r", payload)
+            return
+        self._binding_count -= len(self._bindings.pop(org, {}))
+        if device:
+            self._entries.pop((org, device), None)
 
     def clear(self) -> None:
         self._entries.clear()
         self._bindings.clear()
+        self._binding_count = 0
 
     async def listen(self, dsn: str) -> None:
         """Hold a LISTEN connection and apply notifications; reconnect with backoff forever.

@@ -579,3 +579,36 @@ async def test_a_building_holds_at_most_a_hundred_live_credentials(graphql, toke
     )
     assert revoked["data"] == {"revokeIngestCredentials": True}
     assert "errors" not in await graphql(CREDENTIALS, {"b": str(building), "name": "again"}, bearer)
+
+
+async def test_a_sensor_change_forgets_only_its_organizations_bindings(
+    graphql, token, database_url
+):
+    """The ingestor's cache of bound devices: a change in one organization (its notification)
+    re-reads that organization's bindings, and keeps every other organization's."""
+    from koprogo_graph.ingest.registry import SensorRegistry
+    from koprogo_graph.store.db import open_database
+
+    keys = []
+    for _ in range(2):
+        org, building = uuid.uuid4(), uuid.uuid4()
+        await create_sensor(
+            graphql, token(org), buildingId=str(building), type="TEMPERATURE",
+            integration="ZIGBEE2MQTT", externalId="thermo", deviceId="T-1",
+        )  # fmt: skip
+        keys.append((org, building, "ZIGBEE2MQTT", "thermo"))
+    registry = SensorRegistry()
+    async with open_database(database_url, pool_size=1) as db:
+        async with db.system() as con:
+            first = await registry.resolve_bindings(con, keys)
+            assert all(first[k] for k in keys)
+            # Both unbound behind the cache's back; only the first organization is notified.
+            await con.execute(
+                "UPDATE sensors SET external_id = 'moved' WHERE organization_id = ANY($1::uuid[])",
+                [k[0] for k in keys],
+            )
+        registry.invalidate(f"{keys[0][0]}/T-1")
+        async with db.system() as con:
+            found = await registry.resolve_bindings(con, keys)
+    assert found[keys[0]] == []  # re-read: moved away
+    assert [s.device_id for s in found[keys[1]]] == ["T-1"]  # kept: not notified
