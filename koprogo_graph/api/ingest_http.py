@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..auth import client_key
-from ..domain.credentials import token_hash
+from ..domain.credentials import token_hash, topic_prefix
 from ..domain.integrations import Integration
 from ..domain.payload import MAX_PAYLOAD_BYTES, RejectReason
 from ..domain.ratelimit import RateLimiter
@@ -94,11 +94,14 @@ class HttpIngest:
             return _error(429, "too many requests for these credentials", **{"Retry-After": "1"})
         if integration is Integration.CHIRPSTACK and request.query_params.get("event") != "up":
             return Response(status_code=204)  # join, status, ack, log...: nothing to store
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:  # refused unread
+            return _error(413, f"the message is over {MAX_PAYLOAD_BYTES} bytes")
         body = await request.body()
         if len(body) > MAX_PAYLOAD_BYTES:
             return _error(413, f"the message is over {MAX_PAYLOAD_BYTES} bytes")
         message = Incoming(
-            topic=f"koprogo/{credential.organization_id}/{building}/{integration.topic_name}",
+            topic=topic_prefix(credential.organization_id, building) + integration.topic_name,
             payload=body,
             received_at=datetime.now(UTC),
             via=integration,

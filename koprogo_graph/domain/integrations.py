@@ -40,6 +40,16 @@ class Integration(StrEnum):
     CHIRPSTACK = "CHIRPSTACK"  # LoRaWAN through ChirpStack v4 (HTTP integration)
 
     @property
+    def over_mqtt(self) -> bool:
+        """A product whose devices publish over MQTT under its own topic level."""
+        return self in (
+            Integration.SHELLY,
+            Integration.TASMOTA,
+            Integration.ZIGBEE2MQTT,
+            Integration.WMBUSMETERS,
+        )
+
+    @property
     def topic_name(self) -> str:
         """Its reserved MQTT topic level (``koprogo/<org>/<building>/<topic_name>/...``)."""
         return self.value.lower()

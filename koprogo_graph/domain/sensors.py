@@ -228,6 +228,8 @@ def check_device_id(device_id: str) -> str:
 
 
 # Topic levels of the integrations (koprogo/<org>/<building>/<integration>/...): never a deviceId.
+# The products' MQTT topic levels (domain/integrations.py imports this module, so they are
+# written here again; tests/unit/test_decoders.py checks that the two agree).
 RESERVED_DEVICE_IDS = frozenset({"shelly", "tasmota", "zigbee2mqtt", "wmbusmeters"})
 
 

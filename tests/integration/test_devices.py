@@ -457,6 +457,13 @@ async def test_webhooks_refuse_oversized_flooding_and_malformed_requests(gql, to
     url = f"/ingest/ttn/{building}"
     huge = await client.post(url, content=b"{" + b" " * 70_000 + b"}", headers=auth)
     assert huge.status_code == 413
+
+    # Sent in chunks (no length said beforehand): read, then refused.
+    async def chunks():
+        yield b"{" + b" " * 70_000 + b"}"
+
+    chunked = await client.post(url, content=chunks(), headers=auth)
+    assert chunked.status_code == 413
     assert (await client.post("/ingest/ttn/not-a-uuid", json={}, headers=auth)).status_code == 404
     assert (await client.post(f"/ingest/mqtt/{building}", json={}, headers=auth)).status_code == 404
     long_token = {"Authorization": "Bearer " + "x" * 5_000}

@@ -179,3 +179,12 @@ def test_lorawan_euis_are_bound_and_read_in_lower_case():
         {"deviceInfo": {"devEui": "A84041000181C061"}, "object": {"co2": 1}},
     )
     assert decoded.external_ids == ("a84041000181c061",)
+
+
+def test_the_device_ids_a_sensor_may_not_take_are_the_products_topic_levels():
+    from koprogo_graph.domain.integrations import Integration
+    from koprogo_graph.domain.sensors import RESERVED_DEVICE_IDS
+    from koprogo_graph.ingest.decoders import MQTT_INTEGRATIONS
+
+    assert RESERVED_DEVICE_IDS == set(MQTT_INTEGRATIONS)
+    assert {i.topic_name for i in Integration if i.over_mqtt} == set(MQTT_INTEGRATIONS)

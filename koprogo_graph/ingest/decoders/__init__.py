@@ -32,15 +32,7 @@ DECODERS: dict[Integration, Decoder] = {
 }
 
 # Those that come over MQTT, by their topic level.
-MQTT_INTEGRATIONS: dict[str, Integration] = {
-    i.topic_name: i
-    for i in (
-        Integration.SHELLY,
-        Integration.TASMOTA,
-        Integration.ZIGBEE2MQTT,
-        Integration.WMBUSMETERS,
-    )
-}
+MQTT_INTEGRATIONS: dict[str, Integration] = {i.topic_name: i for i in Integration if i.over_mqtt}
 
 
 def decode(
