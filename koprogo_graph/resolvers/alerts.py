@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 
 from ..alerts.actions import follow
@@ -203,15 +206,6 @@ async def _channels(
         raise BadUserInput("channels", f"at most {MAX_CHANNELS}")
     settings = info.context.settings
     box = SecretBox(settings.channel_key)
-    org = info.context.viewer.org()
-    async with info.context.tenant(org) as con:
-        current = await notifications_store.sealed_channels(con, org)
-    in_service = {}
-    for row, sealed in current:
-        try:
-            in_service[box.open(sealed)] = row.id
-        except UnreadableSecret:  # the key changed: that channel is configured anew
-            continue
     channels = []
     seen: set[str] = set()
     for i, c in enumerate(given):
@@ -238,10 +232,26 @@ async def _channels(
                 service=found.service[:100],
                 masked_url=found.masked[:4000],
                 route=Route(c.min_severity, quiet),
-                keep=in_service.get(c.url),
             )
         )
     return channels
+
+
+async def _kept(
+    con: asyncpg.Connection,
+    org: uuid.UUID,
+    box: SecretBox,
+    channels: list[notifications_store.NewChannel],
+) -> list[notifications_store.NewChannel]:
+    """The channels, each unchanged one in service marked to be kept (its id and queue): read
+    in the transaction that replaces them, so two configurations cannot both keep one."""
+    in_service = {}
+    for row, sealed in await notifications_store.sealed_channels(con, org):
+        try:
+            in_service[box.open(sealed)] = row.id
+        except UnreadableSecret:  # the key changed: that channel is configured anew
+            continue
+    return [replace(c, keep=in_service.get(box.open(c.url_sealed))) for c in channels]
 
 
 async def _transition(info: Info, id: strawberry.ID, note: str | None, change) -> Alert:
@@ -323,5 +333,7 @@ class AlertMutation:
             if channels is None:  # left out: the channels stay as they are
                 stored = await notifications_store.channels_of(con, org)
             else:
-                stored = await notifications_store.replace_channels(con, org, channels)
+                box = SecretBox(info.context.settings.channel_key)
+                kept = await _kept(con, org, box, channels)
+                stored = await notifications_store.replace_channels(con, org, kept)
         return _settings(row, stored)
